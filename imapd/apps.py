@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ImapdConfig(AppConfig):
+    name = "imapd"
+    verbose_name = "IMAPS server"

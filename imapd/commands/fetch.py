@@ -1,0 +1,155 @@
+"""FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ).
+
+State: selected. Works in batches: one bulk query for the batch's precomputed columns, one
+pool call for its blobs; never one query per message. A non-PEEK body fetch sets \\Seen (not
+under EXAMINE) before the batch is rendered, and the new FLAGS go out inside the same FETCH
+response as the body, after it, so imaplib's `raw[0][1]` stays the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from imapd import render, sections, store
+from imapd.command import BodySection, Fetch, SequenceSet
+from imapd.dispatch import SELECTED, Reply, handles
+from imapd.responses import Bad, No, Untagged
+from mailkite.mail import flags as system_flags
+
+if TYPE_CHECKING:
+    from imapd.session import Session
+    from imapd.snapshot import FolderView
+
+BATCH = 200
+COLUMNS = {
+    "INTERNALDATE": ("internal_date", "internal_date_offset"),
+    "RFC822.SIZE": ("size",),
+    "ENVELOPE": ("envelope",),
+    "BODY": ("body",),
+    "BODYSTRUCTURE": ("bodystructure",),
+}
+BODY_COLUMNS = ("blob_id", "header_length", "parts", "size")
+SETS_SEEN = {"RFC822", "RFC822.TEXT"}
+RAW_ITEMS = {"RFC822": BodySection(), "RFC822.HEADER": BodySection(peek=True, specifier="HEADER"),
+             "RFC822.TEXT": BodySection(specifier="TEXT")}
+
+
+def resolve(view: FolderView, sequence: SequenceSet, *, uid: bool) -> list[int]:
+    """Sequence numbers the set names. UID sets skip UIDs that do not exist (RFC 9051 §6.4.8);
+    a message sequence number past the end is an error."""
+    if uid:
+        largest = view.uids[-1] if len(view) else 0
+        seqs: list[int] = []
+        for low, high in sequence.resolve(largest):
+            first = view.seq_of_at_least(low)
+            while first is not None and first <= len(view) and view.uids[first - 1] <= high:
+                seqs.append(first)
+                first += 1
+        return seqs
+    for low, high in sequence.ranges:
+        for number in (low, high):
+            if number is not None and number > len(view):
+                raise Bad("The message set names messages that do not exist in this folder.")
+    return [n for low, high in sequence.resolve(len(view)) for n in range(low, high + 1)]
+
+
+def _needs(command: Fetch) -> tuple[set[str], bool, bool]:
+    """(columns to load, whether blobs are needed, whether the fetch sets \\Seen)."""
+    columns: set[str] = set()
+    blobs = False
+    sets_seen = False
+    for item in command.items:
+        if isinstance(item, BodySection):
+            blobs = True
+            columns.update(BODY_COLUMNS)
+            sets_seen |= not item.peek and not item.size_only
+        elif item in RAW_ITEMS:
+            blobs = True
+            columns.update(BODY_COLUMNS)
+            sets_seen |= item in SETS_SEEN
+        else:
+            columns.update(COLUMNS.get(item, ()))
+    return columns, blobs, sets_seen
+
+
+@handles(Fetch, states=SELECTED)
+async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
+    view = session.view
+    assert view is not None
+    seqs = resolve(view, command.sequence, uid=command.uid)
+    columns, needs_blobs, sets_seen = _needs(command)
+    sets_seen = sets_seen and not view.read_only
+    for start in range(0, len(seqs), BATCH):
+        batch = seqs[start : start + BATCH]
+        uids = [view.uids[seq - 1] for seq in batch]
+        seen_now = await _mark_seen(session, view, batch) if sets_seen else set()
+        rows = await session.pools.run(store.message_rows, view.info.id, uids, sorted(columns)) if columns else {}
+        blobs = await session.pools.run(_read_blobs, [rows[u]["blob_id"] for u in uids if u in rows]) if needs_blobs else {}
+        for seq, uid in zip(batch, uids, strict=True):
+            row = rows.get(uid, {})
+            raw = blobs.get(row.get("blob_id", ""), b"")
+            yield Untagged(b"%d FETCH (" % seq + _items(view, command, seq, row, raw, seq in seen_now) + b")")
+
+
+def _read_blobs(shas: Sequence[str]) -> dict[str, bytes]:
+    return {sha: store.read_blob(sha) for sha in dict.fromkeys(shas)}
+
+
+async def _mark_seen(session: Session, view: FolderView, seqs: list[int]) -> set[int]:
+    unseen = [seq for seq in seqs if not view.flags[seq - 1] & system_flags.SEEN]
+    if not unseen:
+        return set()
+    uids = [view.uids[seq - 1] for seq in unseen]
+    states, _ = await session.pools.run(
+        store.store_flags, view.info.id, uids, mode="add", bits=system_flags.SEEN, keywords=()
+    )
+    for state in states:
+        view.set_state(state)
+    return set(unseen)
+
+
+def _items(view: FolderView, command: Fetch, seq: int, row: dict[str, Any], raw: bytes, seen_now: bool) -> bytes:
+    out: list[bytes] = []
+    names = [item for item in command.items if isinstance(item, str)]
+    if command.uid and "UID" not in names:
+        out.append(b"UID %d" % view.uids[seq - 1])
+    for item in command.items:
+        out.append(_item(view, seq, row, raw, item))
+    if seen_now and "FLAGS" not in names:
+        out.append(render.fetch_flags(view.state(seq)))
+    return b" ".join(out)
+
+
+def _item(view: FolderView, seq: int, row: dict[str, Any], raw: bytes, item: str | BodySection) -> bytes:
+    if isinstance(item, BodySection):
+        return _section(row, raw, item)
+    if item == "FLAGS":
+        return render.fetch_flags(view.state(seq))
+    if item == "UID":
+        return b"UID %d" % view.uids[seq - 1]
+    if item == "MODSEQ":
+        return b"MODSEQ (%d)" % view.modseqs[seq - 1]
+    if item == "INTERNALDATE":
+        return b"INTERNALDATE " + render.internal_date(row["internal_date"], row["internal_date_offset"])
+    if item == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % row["size"]
+    if item in ("ENVELOPE", "BODY", "BODYSTRUCTURE"):
+        return item.encode() + b" " + row[item.lower()]
+    if item in RAW_ITEMS:
+        return item.encode() + b" " + render.literal(sections.body_section(raw, row, RAW_ITEMS[item]))
+    raise Bad("That FETCH data item is not supported.")
+
+
+def _section(row: dict[str, Any], raw: bytes, section: BodySection) -> bytes:
+    name = section.response_name().encode()
+    if section.binary or section.size_only:
+        try:
+            data = sections.binary_section(raw, row, section)
+        except sections.UnknownEncoding:
+            raise No("The part's Content-Transfer-Encoding cannot be decoded.", "UNKNOWN-CTE") from None
+        if section.size_only:
+            return name + b" %d" % len(data)
+        data = sections.partial(data, section)
+        return name + b" " + (b"~" + render.literal(data) if b"\x00" in data else render.literal(data))
+    return name + b" " + render.literal(sections.partial(sections.body_section(raw, row, section), section))

@@ -1,0 +1,57 @@
+"""STORE and UID STORE (RFC 9051 §6.4.6, RFC 7162 UNCHANGEDSINCE). State: selected.
+
+Permanent flags and keywords are persisted with a new modseq and seen by every other session.
+\\Deleted is accepted and ignored: the untagged FETCH shows the real flags (DESIGN §5). Under
+EXAMINE a STORE answers OK and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from imapd import render, store
+from imapd.command import Store
+from imapd.commands.fetch import resolve
+from imapd.commands.search import compact
+from imapd.dispatch import SELECTED, Reply, handles
+from imapd.responses import Done, Untagged
+from mailkite.mail import flags as system_flags
+
+if TYPE_CHECKING:
+    from imapd.session import Session
+
+
+@handles(Store, states=SELECTED)
+async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
+    view = session.view
+    assert view is not None
+    seqs = resolve(view, command.sequence, uid=command.uid)
+    if view.read_only or not seqs:
+        return
+    bits = 0
+    keywords: list[str] = []
+    for flag in command.flags:
+        lowered = flag.lower()
+        if lowered in system_flags.BITS:
+            bits |= system_flags.BITS[lowered]
+        elif not flag.startswith("\\"):
+            keywords.append(flag)
+    uids = [view.uids[seq - 1] for seq in seqs]
+    states, failed = await session.pools.run(
+        store.store_flags, view.info.id, uids,
+        mode=command.action, bits=bits, keywords=keywords, unchanged_since=command.unchangedsince,
+    )
+    for state in states:
+        seq = view.set_state(state)
+        if seq is None or (command.silent and state.uid not in failed):
+            continue
+        parts = [render.fetch_flags(state)]
+        if command.uid:
+            parts.append(b"UID %d" % state.uid)
+        if command.unchangedsince is not None:
+            parts.append(b"MODSEQ (%d)" % state.modseq)
+        yield Untagged(b"%d FETCH (" % seq + b" ".join(parts) + b")")
+    if failed:
+        numbers = failed if command.uid else [view.seq_of(uid) or 0 for uid in failed]
+        yield Done("Some messages were changed by another client", f"MODIFIED {compact(sorted(numbers))}")

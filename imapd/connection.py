@@ -1,0 +1,171 @@
+"""One client connection: framing, timeouts and writing, around a protocol Session.
+
+This is the only module that reads from or writes to a client stream. It turns bytes into
+commands with the pure reader and parser, hands each command to the session, and writes the
+replies the session yields. Pipelined commands are processed in order; nothing buffered is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from imapd import parser
+from imapd.reader import CommandReader, Complete, LiteralPending, TooLarge
+from imapd.responses import Bye, tagged
+from imapd.session import Session
+
+if TYPE_CHECKING:
+    from imapd.server import ImapServer
+
+log = logging.getLogger("imapd")
+READ_SIZE = 65536
+MAX_BAD_BEFORE_LOGIN = 3  # Dovecot disconnects after 3 bad commands before login
+MAX_BAD_AFTER_LOGIN = 20  # ... and after 20 once logged in (IMAP-NOTES 4)
+
+
+class ClientGone(Exception):
+    """The client closed the connection or stopped reading."""
+
+
+class Connection:
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+        server: ImapServer,
+    ) -> None:
+        self.conn_id = conn_id
+        self.reader = reader
+        self.writer = writer
+        self.frames = CommandReader()
+        self.session = Session(conn_id=conn_id, peer=peer, server=server, ask=self.ask)
+        self.bad_commands = 0
+        self._closing: str | None = None
+        self._busy = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._task = asyncio.current_task()
+        try:
+            await self.write(self.session.greeting())
+            while self._closing is None:
+                event = self.frames.next_event()
+                if event is None:
+                    await self._read_more()
+                elif isinstance(event, Complete):
+                    await self._execute(event.data)
+                elif isinstance(event, LiteralPending):
+                    await self._literal(event)
+                elif isinstance(event, TooLarge):
+                    await self._bad(event.tag, event.what)
+            if self._closing:
+                await self.write(f"* BYE {self._closing}\r\n".encode())
+        except Bye as bye:
+            with contextlib.suppress(ClientGone):
+                await self.write(f"* BYE {bye.text}\r\n".encode())
+        except asyncio.CancelledError:
+            if self._closing is None:
+                raise
+            with contextlib.suppress(Exception):
+                await self.write(f"* BYE {self._closing}\r\n".encode())
+        except (ClientGone, ConnectionError, TimeoutError):
+            pass
+        except Exception:
+            log.exception("%s internal error", self.conn_id)
+            with contextlib.suppress(Exception):
+                await self.write(b"* BYE Internal server error, please reconnect\r\n")
+        finally:
+            await self.session.close()
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.writer.wait_closed(), 5)
+
+    async def _read_more(self) -> None:
+        timeout = self.session.timeout()
+        try:
+            data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
+        except TimeoutError:
+            raise Bye("Idle for too long, closing the connection.") from None
+        if not data:
+            raise ClientGone()
+        self.frames.feed(data)
+
+    async def _execute(self, data: bytes) -> None:
+        started = time.perf_counter()
+        try:
+            command = parser.parse(data)
+        except parser.ParseError as error:
+            await self._bad(error.tag, error.text)
+            return
+        self._busy = True
+        sent = 0
+        outcome = "OK"
+        try:
+            async for chunk in self.session.execute(command):
+                sent += len(chunk)
+                await self.write(chunk)
+                if chunk.startswith(f"{command.tag} ".encode()):
+                    outcome = chunk.split(b" ", 2)[1].decode("ascii", "replace")
+        finally:
+            self._busy = False
+            log.info(
+                "%s key=%s cmd=%s outcome=%s ms=%.1f bytes=%d",
+                self.conn_id, self.session.key_id or "-", type(command).__name__,
+                outcome, (time.perf_counter() - started) * 1000, sent,
+            )
+        if outcome == "BAD":
+            self._count_bad()
+        if self.session.logged_out:
+            self._closing = ""
+
+    async def _literal(self, event: LiteralPending) -> None:
+        refusal = self.session.literal_refusal(event.prefix, event.size)
+        if refusal is None:
+            self.frames.accept_literal()
+            await self.write(b"+ Ready for literal data\r\n")
+            return
+        self.frames.reject_literal()
+        await self.write(tagged(event.tag or "*", refusal.status, refusal.text, refusal.code))
+
+    async def _bad(self, tag: str | None, text: str) -> None:
+        await self.write(tagged(tag or "*", "BAD", text))
+        self._count_bad()
+
+    def _count_bad(self) -> None:
+        self.bad_commands += 1
+        limit = MAX_BAD_AFTER_LOGIN if self.session.authenticated else MAX_BAD_BEFORE_LOGIN
+        if self.bad_commands >= limit:
+            raise Bye("Too many invalid commands.")
+
+    # -- what handlers may use --------------------------------------------------------------
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        try:
+            await asyncio.wait_for(self.writer.drain(), 300)  # Dovecot's and mox's 5-minute write timeout
+        except (ConnectionError, TimeoutError):
+            raise ClientGone() from None
+
+    async def ask(self, prompt: bytes) -> bytes:
+        """Send a continuation request and return the client's next line (AUTHENTICATE, IDLE)."""
+        await self.write(prompt)
+        while True:
+            line = self.frames.read_line()
+            if line is not None:
+                return line
+            await self._read_more()
+
+    def shutdown(self, reason: str) -> None:
+        """Close with `* BYE reason`: now if the client is between commands, else right after."""
+        self._closing = reason
+        if not self._busy and self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,63 @@
+"""Every size and count limit of the IMAP protocol layer, as named constants.
+
+Each limit says where its number comes from. The reader and the parser take them as defaults, so a
+test can shrink a limit without patching globals. A limit that trips always ends as a clear
+`BAD`/`NO`/`BYE` from the connection, never as a crash or a silent hang (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+# One command line, without its CRLF and without literal data. Dovecot's `imap_max_line_length`
+# default is 64 KiB; RFC 7162 §4 asks servers to accept at least 8192 octets, and K-9 sends lines up
+# to 8172 (IMAP-NOTES "Limits"). 64 KiB is 8x that: a UID set of ~10,000 ranges still fits.
+MAX_LINE = 64 * 1024
+
+# One synchronising literal. The server accepts no uploads (APPEND is refused before its literal is
+# sent, DESIGN.md §5), so literals only carry LOGIN credentials, SEARCH strings, ID values and
+# mailbox names: a few hundred octets. 64 KiB (one line's worth) leaves room for a pasted search
+# text while staying under mox's 100 KiB and Cyrus's 128 KiB `maxliteral`.
+MAX_LITERAL = 64 * 1024
+
+# A non-synchronising literal {N+}: RFC 7888 §4 (LITERAL-) and RFC 9051 §4.3 cap it at 4096 octets;
+# a larger one must be refused with BAD [TOOBIG] and its octets read and thrown away.
+MAX_NONSYNC_LITERAL = 4096
+
+# One whole command: every line plus every literal. mox's cap is 1 MiB per command; with MAX_LINE
+# and MAX_LITERAL at 64 KiB that is 16 full-size pieces, and it bounds the memory one connection can
+# make the reader hold to ~1 MiB plus one chunk.
+MAX_COMMAND = 1024 * 1024
+
+# Literals in one command. Each synchronising literal costs a round trip, so real clients send a
+# handful (LOGIN: 2; a Thunderbird UTF-8 search: one per term). mox allows 1000; 100 is plenty and
+# stops a flood of tiny non-synchronising literals from turning one command into 100k events.
+MAX_LITERALS_PER_COMMAND = 100
+
+# Nesting of SEARCH keys: each "(", NOT and OR opens a level. Thunderbird's "any of N terms" is a
+# left-nested OR chain of depth N-1; 64 covers a 65-term saved search and keeps the parser and the
+# evaluator far below Python's recursion limit (~3 frames per level).
+MAX_SEARCH_DEPTH = 64
+
+# RFC 2971 §3.3: "Implementations MUST NOT send more than 30 field-value pairs."
+MAX_ID_PAIRS = 30
+
+# RFC 2971 §3.3 caps ID field names at 30 octets and values at 1024. imaptest's `id` script sends 30
+# long pairs and must be accepted (IMAP-NOTES 26), so both names and values get the larger cap.
+MAX_ID_FIELD = 1024
+
+# RFC 9051 §9: number = 1*DIGIT, "Unsigned 32-bit integer (0 <= n < 4,294,967,296)".
+MAX_NUMBER = 2**32 - 1
+
+# RFC 7162 §7: mod-sequence-value = 1*DIGIT, "Positive unsigned 63-bit integer (mod-sequence)".
+MAX_NUMBER64 = 2**63 - 1
+
+# Flags named in one STORE or APPEND. A real client stores one to four at a time; the per-message
+# and per-mailbox keyword caps (NO [LIMIT], IMAP-NOTES "Abuse") are the handler's job.
+MAX_FLAGS_PER_COMMAND = 64
+
+# One keyword's length. Real keywords are short ($Forwarded, $MDNSent, $label1, NonJunk); they are
+# stored per message, so a long one is abuse, not mail.
+MAX_KEYWORD_LENGTH = 128
+
+# Patterns in one LIST-EXTENDED command (RFC 5258 §3 allows a parenthesised list). Clients send one
+# or two; the cap bounds the handler's matching work.
+MAX_LIST_PATTERNS = 32

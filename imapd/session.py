@@ -1,0 +1,170 @@
+"""One connection's protocol state: the RFC 3501 state machine and command dispatch.
+
+execute() checks the state table, runs the handler, and maps its outcome to the wire at one
+site: yielded Untagged lines, then a tagged OK (or the Done it yielded); No/Bad become tagged
+NO/BAD with the handler's sentence; any other exception is logged under the connection id and
+the client gets a plain NO, never the exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import imapd.commands  # noqa: F401  (registers every handler)
+from imapd import capabilities, store
+from imapd.render import fetch_flags
+from imapd.dispatch import HANDLERS, State
+from django.db import Error as DatabaseError
+
+from imapd import texts
+from imapd.responses import Bad, Bye, CommandError, Done, No, Untagged, tagged
+
+if TYPE_CHECKING:
+    from imapd.server import ImapServer
+    from imapd.snapshot import FolderView
+    from passwords.service import Verified
+
+log = logging.getLogger("imapd")
+RECHECK_SECONDS = 300  # re-check the password every few minutes in case a revocation was missed
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        peer: str,
+        server: ImapServer,
+        ask: Callable[[bytes], Awaitable[bytes]],
+    ) -> None:
+        self.conn_id = conn_id
+        self.peer = peer
+        self.server = server
+        self.pools = server.pools
+        self.options = server.options
+        self.ask = ask
+        self.state = State.NOT_AUTHENTICATED
+        self.verified: Verified | None = None
+        self.view: FolderView | None = None
+        self.client_name = ""
+        self.logged_out = False
+        self.checked_at = 0.0
+        self.saved_search: list[int] = []
+
+    # -- facts the connection asks about -------------------------------------------------------
+
+    @property
+    def authenticated(self) -> bool:
+        return self.verified is not None
+
+    @property
+    def key_id(self) -> str | None:
+        return self.verified.key_id if self.verified else None
+
+    def timeout(self) -> float:
+        return self.options.idle_timeout if self.authenticated else self.options.login_timeout
+
+    def greeting(self) -> bytes:
+        return f"* OK [CAPABILITY {capabilities.line(False)}] MailKite IMAP ready\r\n".encode()
+
+    def literal_refusal(self, prefix: bytes, size: int) -> CommandError | None:
+        """Whether to accept a synchronising literal; APPEND is refused before its upload."""
+        from imapd.commands import refused
+
+        return refused.literal_refusal(self, prefix, size)
+
+    @property
+    def mailbox_id(self) -> int:
+        assert self.verified is not None
+        return self.verified.mailbox_id
+
+    def deselect(self) -> None:
+        self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    async def pending_updates(self) -> list[Untagged]:
+        """Other sessions' changes to the selected folder, as EXISTS and FETCH (FLAGS) lines.
+
+        Called only where clients expect them (NOOP, CHECK, STATUS of the selected folder),
+        never in the middle of FETCH, SEARCH or STORE (DESIGN §5)."""
+        view = self.view
+        if view is None:
+            return []
+        info, changes = await self.pools.run(store.changes_since, view.info.id, view.highest_modseq)
+        update = view.apply(info, changes)
+        replies = []
+        if update.exists is not None:
+            replies.append(Untagged(b"%d EXISTS" % update.exists))
+        for seq, state in update.flag_changes:
+            replies.append(Untagged(b"%d FETCH (" % seq + fetch_flags(state) + b")"))
+        return replies
+
+    async def record_use(self, *, force_client: bool = False) -> None:
+        """Last-used: at most one write a minute per password (DESIGN §4); an ID name always."""
+        assert self.verified is not None
+        app_password_id = self.verified.app_password_id
+        await self.pools.run(store.record_use, app_password_id, self.peer, self.client_name)
+        if force_client and self.client_name:
+            await self.pools.run(store.record_client_name, app_password_id, self.client_name)
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    async def execute(self, command: Any) -> AsyncIterator[bytes]:
+        tag = command.tag
+        entry = HANDLERS.get(type(command))
+        if entry is None:
+            yield tagged(tag, "BAD", "That command is not supported by this server.")
+            return
+        handler, states = entry
+        if self.state not in states:
+            yield tagged(tag, "BAD", self._wrong_state_text())
+            return
+        await self._maybe_recheck()
+        done = Done("completed")
+        name = ("UID " if getattr(command, "uid", False) else "") + type(command).__name__.upper()
+        try:
+            async for reply in handler(self, command):
+                if isinstance(reply, Done):
+                    done = reply
+                else:
+                    yield reply.to_bytes()
+        except CommandError as error:
+            yield tagged(tag, error.status, error.text, error.code)
+            return
+        except Bye:
+            raise
+        except DatabaseError:
+            log.warning("%s database unavailable during %s", self.conn_id, name, exc_info=True)
+            yield tagged(tag, "NO", texts.UNAVAILABLE, "UNAVAILABLE")
+            return
+        except Exception:
+            log.exception("%s handler for %s failed", self.conn_id, type(command).__name__)
+            yield tagged(tag, "NO", "The server could not complete that command; please try again.", "SERVERBUG")
+            return
+        text = f"{name} {done.text}" if done.text == "completed" else done.text
+        yield tagged(tag, "OK", text, done.code)
+
+    def _wrong_state_text(self) -> str:
+        if self.state is State.NOT_AUTHENTICATED:
+            return "Log in first (LOGIN or AUTHENTICATE PLAIN with an app-password)."
+        if self.state is State.AUTHENTICATED:
+            return "Select a folder first (SELECT INBOX)."
+        return "That command is not valid now."
+
+    async def _maybe_recheck(self) -> None:
+        """Sessions re-check their password every few minutes in case a revocation event was lost."""
+        if self.verified is None or time.monotonic() - self.checked_at < RECHECK_SECONDS:
+            return
+        if not await self.pools.run(store.still_valid, self.verified.app_password_id):
+            raise Bye("This app-password was revoked or its domain can no longer use IMAP.")
+        self.checked_at = time.monotonic()
+
+    async def close(self) -> None:
+        self.view = None
+
+
+__all__ = ["Session", "Untagged", "Done", "No", "Bad"]

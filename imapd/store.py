@@ -1,0 +1,204 @@
+"""The store port: the only imapd module that touches the Django ORM.
+
+Every function is synchronous, owns its transaction, and returns plain values (tuples, dicts,
+bytes), so handlers never hold model instances across an await. imapd calls these through
+imapd.dbpool, never directly from the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+
+from mailkite.mail import blobstore
+from mailkite.mail.models import Folder, Message
+from passwords import service as credentials
+
+Row = dict[str, Any]
+IN_CHUNK = 900  # stays below SQLite's host-parameter limit on every version
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highest_modseq: int
+    messages: int
+    size: int
+
+
+@dataclass(frozen=True)
+class MessageState:
+    uid: int
+    flags: int
+    keywords: tuple[str, ...]
+    modseq: int
+
+
+def login(password: str) -> credentials.Verified:
+    return credentials.verify_app_password(password)
+
+
+def record_use(app_password_id: int, ip: str | None, client_name: str = "") -> bool:
+    return credentials.record_use(app_password_id=app_password_id, ip=ip, client_name=client_name)
+
+
+def still_valid(app_password_id: int) -> bool:
+    return credentials.is_still_valid(app_password_id)
+
+
+def _info(folder: Folder) -> FolderInfo:
+    return FolderInfo(
+        id=folder.pk, name=folder.name, uidvalidity=folder.uidvalidity, uidnext=folder.uidnext,
+        highest_modseq=folder.highest_modseq, messages=folder.message_count, size=folder.total_size,
+    )
+
+
+def folders(mailbox_id: int) -> list[FolderInfo]:
+    return [_info(f) for f in Folder.objects.filter(mailbox_id=mailbox_id).order_by("id")]
+
+
+def folder(mailbox_id: int, name: str) -> FolderInfo | None:
+    row = Folder.objects.filter(mailbox_id=mailbox_id, name=name).first()
+    return None if row is None else _info(row)
+
+
+def _state(uid: int, flags: int, keywords: str | Sequence[str], modseq: int) -> MessageState:
+    words = keywords.split() if isinstance(keywords, str) else keywords
+    return MessageState(uid=uid, flags=flags, keywords=tuple(words), modseq=modseq)
+
+
+def snapshot(folder_id: int) -> tuple[FolderInfo, list[MessageState]]:
+    """The folder's counters and every message's (uid, flags, keywords, modseq), in one read."""
+    with transaction.atomic():
+        info = _info(Folder.objects.get(pk=folder_id))
+        rows = (
+            Message.objects.filter(folder_id=folder_id, uid__lt=info.uidnext)
+            .order_by("uid")
+            .values_list("uid", "flags", "keywords", "modseq")
+        )
+        return info, [_state(*row) for row in rows]
+
+
+def changes_since(folder_id: int, modseq: int) -> tuple[FolderInfo, list[MessageState]]:
+    """Messages added or changed after `modseq`, in UID order, with the folder's counters."""
+    with transaction.atomic():
+        info = _info(Folder.objects.get(pk=folder_id))
+        rows = (
+            Message.objects.filter(folder_id=folder_id, modseq__gt=modseq, uid__lt=info.uidnext)
+            .order_by("uid")
+            .values_list("uid", "flags", "keywords", "modseq")
+        )
+        return info, [_state(*row) for row in rows]
+
+
+def _chunks(uids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(uids), IN_CHUNK):
+        yield uids[start : start + IN_CHUNK]
+
+
+def message_rows(folder_id: int, uids: Sequence[int], fields: Sequence[str]) -> dict[int, Row]:
+    """The named columns of the given messages, by UID, in bulk (never one query per message)."""
+    columns = ["uid", *fields]
+    result: dict[int, Row] = {}
+    if uids and uids[-1] - uids[0] + 1 == len(uids):
+        queries = [Message.objects.filter(folder_id=folder_id, uid__gte=uids[0], uid__lte=uids[-1])]
+    else:
+        queries = [Message.objects.filter(folder_id=folder_id, uid__in=chunk) for chunk in _chunks(uids)]
+    for query in queries:
+        for row in query.values(*columns):
+            for key in ("envelope", "body", "bodystructure"):
+                if key in row and isinstance(row[key], memoryview):
+                    row[key] = row[key].tobytes()
+            result[row["uid"]] = row
+    return result
+
+
+def read_blob(sha256: str) -> bytes:
+    return blobstore.get(sha256)
+
+
+def _bump_modseq(folder_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE mail_folder SET highest_modseq = highest_modseq + 1 WHERE id = %s "
+            "RETURNING highest_modseq",
+            [folder_id],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def store_flags(
+    folder_id: int,
+    uids: Sequence[int],
+    *,
+    mode: str,
+    bits: int,
+    keywords: Sequence[str],
+    unchanged_since: int | None = None,
+) -> tuple[list[MessageState], list[int]]:
+    """Apply a STORE: mode is "set", "add" or "remove". Returns (new states of the messages that
+    exist, UIDs that failed UNCHANGEDSINCE). One modseq is taken for the whole operation, under
+    the folder's row lock, and only rows whose flags really change get it."""
+    if not uids:
+        return [], []
+    with transaction.atomic():
+        modseq = _bump_modseq(folder_id)
+        current = message_rows(folder_id, uids, ["id", "flags", "keywords", "modseq"])
+        states: list[MessageState] = []
+        failed: list[int] = []
+        changed: list[Message] = []
+        for uid in sorted(current):
+            row = current[uid]
+            old_keywords = row["keywords"].split()
+            if unchanged_since is not None and row["modseq"] > unchanged_since:
+                failed.append(uid)
+                states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
+                continue
+            new_bits, new_keywords = _apply(mode, row["flags"], old_keywords, bits, keywords)
+            if new_bits != row["flags"] or new_keywords != old_keywords:
+                changed.append(
+                    Message(id=row["id"], flags=new_bits, keywords=" ".join(new_keywords), modseq=modseq)
+                )
+                states.append(_state(uid, new_bits, new_keywords, modseq))
+            else:
+                states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
+        if changed:
+            Message.objects.bulk_update(changed, ["flags", "keywords", "modseq"], batch_size=500)
+        return states, failed
+
+
+def _apply(mode: str, flags: int, current: list[str], bits: int, keywords: Sequence[str]) -> tuple[int, list[str]]:
+    if mode == "set":
+        return bits, sorted(set(keywords))
+    if mode == "add":
+        return flags | bits, sorted(set(current) | set(keywords))
+    return flags & ~bits, sorted(set(current) - set(keywords))
+
+
+def unseen_count(folder_id: int) -> int:
+    # Flags is a small bit field, so "bit not set" is an IN over the values that lack it.
+    from mailkite.mail import flags
+
+    unseen = [value for value in range(16) if not value & flags.SEEN]
+    return Message.objects.filter(folder_id=folder_id, flags__in=unseen).count()
+
+
+def record_client_name(app_password_id: int, name: str) -> None:
+    credentials.record_client_name(app_password_id=app_password_id, client_name=name)
+
+
+def search(folder_id: int, query: Any, max_uid: int) -> list[int]:
+    """UIDs of the messages matching a compiled SEARCH query, up to the session's last UID."""
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    rows = Message.objects.filter(folder_id=folder_id, uid__lte=max_uid)
+    if "keywords_padded" in str(query):
+        rows = rows.annotate(keywords_padded=Concat(Value(" "), "keywords", Value(" ")))
+    return list(rows.filter(query).order_by("uid").values_list("uid", flat=True))

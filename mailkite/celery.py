@@ -1,0 +1,11 @@
+"""The celery application. Without REDIS_URL, tasks run eagerly in the calling process."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailkite.settings")
+
+app = Celery("mailkite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,41 @@
+"""`manage.py createdomain NAME --owner USER [--mx-verified] [--retention retain|passthrough]`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
+
+from mailkite.mail import services
+from mailkite.mail.models import Domain
+
+
+class Command(BaseCommand):
+    help = "Add a domain for a user. It starts unverified unless --mx-verified is given."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--owner", required=True, help="username of the owning user")
+        parser.add_argument("--mx-verified", action="store_true", help="mark the MX as verified now")
+        parser.add_argument("--retention", default=Domain.Retention.RETAIN, choices=Domain.Retention.values)
+        parser.add_argument("--catch-all", action="store_true", help="create mailboxes on first delivery")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        owner = get_user_model().objects.filter(username=options["owner"]).first()
+        if owner is None:
+            raise CommandError(f"No user {options['owner']!r}; create one with `manage.py createsuperuser`.")
+        try:
+            domain = services.create_domain(
+                name=options["name"], owner=owner,
+                mx_verified=options["mx_verified"], retention=options["retention"],
+            )
+        except services.InvalidAddress as error:
+            raise CommandError(str(error)) from None
+        except IntegrityError:
+            raise CommandError(f"The domain {options['name']} already exists.") from None
+        if options["catch_all"]:
+            Domain.objects.filter(pk=domain.pk).update(catch_all=True)
+        state = "MX-verified" if domain.mx_verified_at else "not yet MX-verified"
+        self.stdout.write(f"Created {domain.name} for {owner.get_username()} ({state}, {domain.retention}).")

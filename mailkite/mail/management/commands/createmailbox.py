@@ -1,0 +1,32 @@
+"""`manage.py createmailbox ADDRESS`: add an address before any mail arrives for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
+
+from mailkite.mail import services
+from mailkite.mail.models import Domain
+
+
+class Command(BaseCommand):
+    help = "Create a mailbox (with its INBOX and Sent folders) on an existing domain."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("address")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            local, domain_name = services.split_address(options["address"])
+        except services.InvalidAddress as error:
+            raise CommandError(str(error)) from None
+        domain = Domain.objects.filter(name=domain_name).first()
+        if domain is None:
+            raise CommandError(f"No domain {domain_name}; add it with `manage.py createdomain`.")
+        try:
+            mailbox = services.create_mailbox(domain=domain, local_part=local)
+        except IntegrityError:
+            raise CommandError(f"The mailbox {options['address']} already exists.") from None
+        self.stdout.write(f"Created mailbox {mailbox.address} with folders INBOX and Sent.")

@@ -1,0 +1,153 @@
+"""The mail store: domains, mailboxes, their two folders, messages and content-addressed blobs.
+
+Invariants (DESIGN §3):
+- a mailbox has exactly two folders, INBOX and Sent, created with it;
+- a folder's UIDs and modseqs are assigned under its row lock by one UPDATE ... RETURNING of the
+  counters, so they become visible in strictly ascending order;
+- a message row references a blob that was durably written before the row's transaction began;
+- nothing is deleted through IMAP; rare deletions leave an Expunged tombstone.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Domain(models.Model):
+    class Retention(models.TextChoices):
+        RETAIN = "retain", "Retain mail"
+        PASSTHROUGH = "passthrough", "Zero-retention (store nothing)"
+
+    class Encryption(models.TextChoices):
+        NONE = "none", "None"
+        PGP = "pgp", "OpenPGP (PGP/MIME)"
+        SMIME = "smime", "S/MIME"
+
+    name = models.CharField(max_length=253, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="domains")
+    mx_verified_at = models.DateTimeField(null=True, blank=True)
+    retention = models.CharField(max_length=16, choices=Retention.choices, default=Retention.RETAIN)
+    encryption = models.CharField(max_length=8, choices=Encryption.choices, default=Encryption.NONE)
+    encryption_key = models.TextField(blank=True, help_text="ASCII-armoured OpenPGP key or PEM certificate")
+    catch_all = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def imap_refusal(self) -> str | None:
+        """Why IMAP is off for this domain, in words, or None when it is on."""
+        if self.mx_verified_at is None:
+            return f"the domain {self.name} is not MX-verified yet"
+        if self.retention == self.Retention.PASSTHROUGH:
+            return f"the domain {self.name} is on zero-retention, so no mail is stored"
+        return None
+
+
+class Mailbox(models.Model):
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="mailboxes")
+    local_part = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="mailbox_unique_address")
+        ]
+        verbose_name_plural = "mailboxes"
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Folder(models.Model):
+    INBOX = "INBOX"
+    SENT = "Sent"
+    NAMES = (INBOX, SENT)
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
+    name = models.CharField(max_length=16, choices=[(n, n) for n in NAMES])
+    uidvalidity = models.PositiveBigIntegerField()
+    uidnext = models.PositiveBigIntegerField(default=1)
+    # Starts at 1: HIGHESTMODSEQ 0 sends some clients into a resync loop (IMAP-NOTES 12).
+    highest_modseq = models.PositiveBigIntegerField(default=1)
+    message_count = models.PositiveIntegerField(default=0)
+    total_size = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mailbox", "name"], name="folder_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} {self.name}"
+
+
+class Blob(models.Model):
+    """Raw RFC 5322 bytes, named by their SHA-256; the file is written before this row."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
+class Message(models.Model):
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages")
+    uid = models.PositiveBigIntegerField()
+    modseq = models.PositiveBigIntegerField()
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="messages")
+    internal_date = models.DateTimeField()
+    internal_date_offset = models.SmallIntegerField(default=0, help_text="minutes east of UTC")
+    size = models.PositiveBigIntegerField()
+    flags = models.PositiveSmallIntegerField(default=0)
+    # Space-separated keyword atoms, sorted: plain text so SEARCH KEYWORD is a portable LIKE.
+    keywords = models.TextField(default="", blank=True)
+    crlf_normalised = models.BooleanField(
+        default=False, help_text="bare LF line endings were rewritten to CRLF at ingest"
+    )
+    # Precomputed at ingest so FETCH and SEARCH never re-parse the message.
+    envelope = models.BinaryField()
+    body = models.BinaryField(help_text="BODY: BODYSTRUCTURE without extension data")
+    bodystructure = models.BinaryField()
+    header_length = models.PositiveIntegerField()
+    parts = models.JSONField(default=dict, help_text="MIME part byte ranges by section")
+    message_id = models.CharField(max_length=998, blank=True)
+    subject = models.TextField(blank=True)
+    from_text = models.TextField(blank=True)
+    to_text = models.TextField(blank=True)
+    cc_text = models.TextField(blank=True)
+    bcc_text = models.TextField(blank=True)
+    headers_text = models.TextField(blank=True, help_text="every header, decoded, one per line")
+    body_text = models.TextField(blank=True, help_text="decoded text parts, for SEARCH BODY/TEXT")
+    sent_date = models.DateField(null=True, blank=True, help_text="the Date header's own calendar date")
+    delivered_to = models.CharField(max_length=320, blank=True)
+    source_key = models.CharField(
+        max_length=200, blank=True, help_text="what an import called this message, for resuming"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["folder", "uid"], name="message_unique_uid")]
+        indexes = [
+            models.Index(fields=["folder", "modseq"], name="message_folder_modseq"),
+            models.Index(fields=["folder", "source_key"], name="message_folder_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.folder} uid {self.uid}"
+
+
+class Expunged(models.Model):
+    """A tombstone for a message removed by retention or account deletion (never by IMAP)."""
+
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="expunged")
+    uid = models.PositiveBigIntegerField()
+    modseq = models.PositiveBigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["folder", "modseq"], name="expunged_folder_modseq")]
+        verbose_name_plural = "expunged"

@@ -1,0 +1,78 @@
+"""`manage.py apppassword create|list|revoke`: app-passwords from the command line.
+
+`create` prints the secret once, alone on its line on stdout, so scripts can capture it; the
+rest of what it says goes to stderr.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
+
+from mailkite.mail import services
+from passwords import service
+from passwords.models import AppPassword
+
+
+class Command(BaseCommand):
+    help = "Create, list or revoke IMAP app-passwords."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create one and print its secret once")
+        create.add_argument("--mailbox", required=True, metavar="ADDRESS")
+        create.add_argument("--label", required=True)
+        listing = sub.add_parser("list", help="list app-passwords (never their secrets)")
+        listing.add_argument("--mailbox", metavar="ADDRESS")
+        revoke = sub.add_parser("revoke", help="revoke one at once, by key id or number")
+        revoke.add_argument("id", help="the key id (as in mk_imap_<key id>_...) or the row number")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        getattr(self, f"_{options['action']}")(options)
+
+    def _create(self, options: dict[str, Any]) -> None:
+        try:
+            mailbox = services.find_mailbox(options["mailbox"])
+        except services.InvalidAddress as error:
+            raise CommandError(str(error)) from None
+        if mailbox is None:
+            raise CommandError(f"No mailbox {options['mailbox']}; create it with `manage.py createmailbox`.")
+        try:
+            row, secret = service.create_app_password(mailbox=mailbox, label=options["label"])
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        except IntegrityError:
+            raise CommandError(f"An active app-password is already labelled {options['label']!r}.") from None
+        self.stderr.write(f"App-password {row.display} ({row.label}) for {mailbox.address}; it is shown once:")
+        self.stdout.write(secret)
+        refusal = mailbox.domain.imap_refusal()
+        if refusal:
+            self.stderr.write(f"Note: IMAP logins will be refused until this changes: {refusal}.")
+
+    def _list(self, options: dict[str, Any]) -> None:
+        rows = AppPassword.objects.select_related("mailbox__domain").order_by("created_at")
+        if options["mailbox"]:
+            local, domain = services.split_address(options["mailbox"])
+            rows = rows.filter(mailbox__local_part=local.lower(), mailbox__domain__name=domain)
+        for row in rows:
+            used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never used"
+            status = "revoked" if row.revoked_at else "active"
+            self.stdout.write(
+                f"{row.pk}\t{row.display}\t{row.mailbox.address}\t{row.label}\t{status}\t{used}"
+                + (f" from {row.last_used_ip}" if row.last_used_ip else "")
+                + (f" by {row.last_used_client}" if row.last_used_client else "")
+            )
+
+    def _revoke(self, options: dict[str, Any]) -> None:
+        ident = options["id"].removeprefix("mk_imap_").split("_", 1)[0]
+        row = AppPassword.objects.filter(key_id=ident).first()
+        if row is None and ident.isdigit():
+            row = AppPassword.objects.filter(pk=int(ident)).first()
+        if row is None:
+            raise CommandError(f"No app-password {options['id']!r}; `apppassword list` shows them.")
+        if service.revoke_app_password(app_password=row):
+            self.stdout.write(f"Revoked {row.display} ({row.label}); its sessions are disconnected.")
+        else:
+            self.stdout.write(f"{row.display} ({row.label}) was already revoked.")

@@ -1,0 +1,67 @@
+"""Credentials: IMAP app-passwords and REST API keys.
+
+Only an argon2id hash of the whole secret is stored, behind the public, indexed key id.
+Rows are never deleted: revoking sets revoked_at, so the audit trail and last-used stay.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from mailkite.mail.models import Mailbox
+
+
+class Credential(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=10, unique=True)
+    hash = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.key_id})"
+
+
+class AppPassword(Credential):
+    PREFIX = "mk_imap_"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_passwords"
+    )
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="app_passwords")
+    last_used_client = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "label"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="app_password_unique_active_label",
+            )
+        ]
+
+    @property
+    def display(self) -> str:
+        return f"{self.PREFIX}{self.key_id}_…"
+
+
+class ApiKey(Credential):
+    PREFIX = "mk_api_"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    can_manage_app_passwords = models.BooleanField(default=True)
+
+    @property
+    def display(self) -> str:
+        return f"{self.PREFIX}{self.key_id}_…"

@@ -1,0 +1,134 @@
+"""Shared fixtures: a real IMAPS server on a free port, real TLS, the real test database.
+
+The server runs its own event loop in a thread of the test process, so tests can use blocking
+clients (imaplib, IMAPClient, openssl) against it. Tests that talk to it use the transactional
+database (`transactional_db`): the server's worker threads must see committed rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trustme
+from django.contrib.auth import get_user_model
+
+from imapd import tls
+from imapd.dbpool import Pools
+from imapd.server import ImapServer, ServerOptions
+from mailkite.mail import democorpus, ingest, services
+from mailkite.mail.models import Mailbox
+from passwords import service
+
+
+@dataclass
+class Certs:
+    ca_file: Path
+    cert: Path
+    key: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    folder = tmp_path_factory.mktemp("certs")
+    ca = trustme.CA()
+    leaf = ca.issue_cert("localhost", "127.0.0.1")
+    paths = Certs(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    ca.cert_pem.write_to_path(str(paths.ca_file))
+    leaf.private_key_and_cert_chain_pem.write_to_path(str(paths.cert))
+    leaf.private_key_pem.write_to_path(str(paths.key))
+    return paths
+
+
+class RunningServer:
+    """An ImapServer on its own loop in a background thread."""
+
+    def __init__(self, certs: Certs, options: ServerOptions) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pools = Pools(db_threads=4, login_threads=2, login_queue=64)
+        self.server = ImapServer(context=tls.server_context(certs.cert, certs.key), pools=self.pools, options=options)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        bound = self.call(self.server.start("127.0.0.1", 0))
+        self.host, self.port = bound[0]
+
+    def call(self, coroutine):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+    def stop(self) -> None:
+        self.call(self.server.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.pools.shutdown()
+
+
+@pytest.fixture
+def imap_options() -> ServerOptions:
+    return ServerOptions(first_byte_timeout=1.0, failure_delay=0.01, shutdown_grace=2.0)
+
+
+@pytest.fixture
+def imap_server(transactional_db: None, certs: Certs, imap_options: ServerOptions) -> Iterator[RunningServer]:
+    running = RunningServer(certs, imap_options)
+    yield running
+    running.stop()
+
+
+@dataclass
+class Account:
+    mailbox: Mailbox
+    password: str
+
+    @property
+    def address(self) -> str:
+        return self.mailbox.address
+
+
+def make_account(address: str = "you@example.com", *, verified: bool = True, retention: str = "retain") -> Account:
+    local, domain_name = address.split("@")
+    owner = get_user_model().objects.create_user(username=f"owner-{domain_name}", password="x")
+    domain = services.create_domain(name=domain_name, owner=owner, mx_verified=verified, retention=retention)
+    mailbox = services.create_mailbox(domain=domain, local_part=local)
+    _, secret = service.create_app_password(mailbox=mailbox, label="Test client")
+    return Account(mailbox=mailbox, password=secret)
+
+
+@pytest.fixture
+def account(transactional_db: None) -> Account:
+    return make_account()
+
+
+@pytest.fixture
+def demo_mail(account: Account) -> list[tuple[str, bytes]]:
+    """The demo corpus delivered into the account; returns (folder, stored bytes) in order."""
+    stored = []
+    for folder, raw, when in democorpus.messages(account.address, count=12):
+        ingest.store(mailbox=account.mailbox, raw=raw, folder=folder, internal_date=when)
+        stored.append((folder, raw))
+    return stored
+
+
+@pytest.fixture
+def connect(imap_server: RunningServer, certs: Certs) -> Iterator[Callable[[], imaplib.IMAP4_SSL]]:
+    clients: list[imaplib.IMAP4_SSL] = []
+
+    def open_client() -> imaplib.IMAP4_SSL:
+        client = imaplib.IMAP4_SSL(imap_server.host, imap_server.port, ssl_context=certs.client_context(), timeout=20)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        try:
+            client.logout()
+        except Exception:
+            pass
