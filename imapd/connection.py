@@ -119,8 +119,12 @@ class Connection:
             self._busy = False
             log.info(
                 "%s key=%s cmd=%s outcome=%s ms=%.1f bytes=%d",
-                self.conn_id, self.session.key_id or "-", type(command).__name__,
-                outcome, (time.perf_counter() - started) * 1000, sent,
+                self.conn_id,
+                self.session.key_id or "-",
+                type(command).__name__,
+                outcome,
+                (time.perf_counter() - started) * 1000,
+                sent,
             )
         if outcome == "BAD":
             self._count_bad()

@@ -24,7 +24,9 @@ def paths(directory: Path) -> DevCert:
     return DevCert(ca=directory / "ca.pem", cert=directory / "server.pem", key=directory / "server.key")
 
 
-def ensure(directory: Path, *, hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")) -> tuple[DevCert, bool]:
+def ensure(
+    directory: Path, *, hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+) -> tuple[DevCert, bool]:
     """Create the CA and server certificate unless they exist; returns (paths, created)."""
     target = paths(directory)
     if target.ca.exists() and target.cert.exists() and target.key.exists():

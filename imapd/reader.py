@@ -150,6 +150,7 @@ class CommandReader:
     def accept_literal(self) -> None:
         """The caller sent "+ ..."; the literal octets come next and belong to the command."""
         self._expect_decision()
+        self._command += b"\r\n"
         self._state = _State.LITERAL
 
     def reject_literal(self) -> None:

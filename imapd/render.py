@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 _QUOTED_UNSAFE = frozenset(b"\r\n\x00") | frozenset(range(0x80, 0x100))
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -52,6 +53,14 @@ def flag_list(bits: int, keywords: Iterable[str]) -> bytes:
     return ("(" + " ".join([*flags.names(bits), *keywords]) + ")").encode("utf-8")
 
 
-def fetch_flags(state: object) -> bytes:
-    """`FLAGS (...)` for a MessageState-like object (flags, keywords)."""
-    return b"FLAGS " + flag_list(getattr(state, "flags"), getattr(state, "keywords"))
+class HasFlags(Protocol):
+    @property
+    def flags(self) -> int: ...
+
+    @property
+    def keywords(self) -> tuple[str, ...]: ...
+
+
+def fetch_flags(state: HasFlags) -> bytes:
+    """`FLAGS (...)` for a message state."""
+    return b"FLAGS " + flag_list(state.flags, state.keywords)

@@ -8,7 +8,7 @@ matches on decoded columns. The store port runs the query; nothing loops over me
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Q
 
@@ -17,7 +17,13 @@ from imapd.snapshot import FolderView
 from mailkite.mail import flags
 
 NOTHING = Q(pk__in=[])
-_HEADER_COLUMNS = {"FROM": "from_text", "TO": "to_text", "CC": "cc_text", "BCC": "bcc_text", "SUBJECT": "subject"}
+_HEADER_COLUMNS = {
+    "FROM": "from_text",
+    "TO": "to_text",
+    "CC": "cc_text",
+    "BCC": "bcc_text",
+    "SUBJECT": "subject",
+}
 
 
 def _bit(bit: int, present: bool) -> Q:
@@ -47,7 +53,7 @@ def _flag(key: c.SearchFlag) -> Q:
 
 
 def _day(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def _date(key: c.SearchDate) -> Q:

@@ -71,7 +71,11 @@ def body_section(raw: bytes, row: Mapping[str, Any], section: BodySection) -> by
         data = raw[inner:end]
     else:  # HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT: of the message or of a message/rfc822 part
         header = raw[body:inner] if section.part else raw[:inner]
-        data = header if spec == "HEADER" else header_fields(header, section.fields, negate=spec.endswith(".NOT"))
+        data = (
+            header
+            if spec == "HEADER"
+            else header_fields(header, section.fields, negate=spec.endswith(".NOT"))
+        )
     return data.replace(b"\x00", b"\x80")
 
 

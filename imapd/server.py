@@ -41,7 +41,9 @@ class ServerOptions:
 
 
 class ImapServer:
-    def __init__(self, *, context: ssl.SSLContext, pools: Pools, options: ServerOptions | None = None) -> None:
+    def __init__(
+        self, *, context: ssl.SSLContext, pools: Pools, options: ServerOptions | None = None
+    ) -> None:
         self.context = context
         self.pools = pools
         self.options = options or ServerOptions()
@@ -90,7 +92,12 @@ class ImapServer:
         """Peek at the first byte without consuming it; None on timeout."""
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(sock.fileno(), readable)
         try:
             await asyncio.wait_for(ready, self.options.first_byte_timeout)
         except TimeoutError:
@@ -119,7 +126,9 @@ class ImapServer:
         protocol = asyncio.StreamReaderProtocol(reader)
         try:
             transport, _ = await loop.connect_accepted_socket(
-                lambda: protocol, sock, ssl=self.context,
+                lambda: protocol,
+                sock,
+                ssl=self.context,
                 ssl_handshake_timeout=self.options.handshake_timeout,
             )
         except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as error:
@@ -127,9 +136,7 @@ class ImapServer:
             sock.close()
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        connection = Connection(
-            conn_id=conn_id, reader=reader, writer=writer, peer=str(peer[0]), server=self
-        )
+        connection = Connection(conn_id=conn_id, reader=reader, writer=writer, peer=str(peer[0]), server=self)
         self.connections.add(connection)
         try:
             await connection.run()

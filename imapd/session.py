@@ -13,13 +13,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import imapd.commands  # noqa: F401  (registers every handler)
-from imapd import capabilities, store
-from imapd.render import fetch_flags
-from imapd.dispatch import HANDLERS, State
 from django.db import Error as DatabaseError
 
-from imapd import texts
+import imapd.commands  # noqa: F401  (registers every handler)
+from imapd import capabilities, store, texts
+from imapd.dispatch import HANDLERS, State
+from imapd.render import fetch_flags
 from imapd.responses import Bad, Bye, CommandError, Done, No, Untagged, tagged
 
 if TYPE_CHECKING:
@@ -143,7 +142,9 @@ class Session:
             return
         except Exception:
             log.exception("%s handler for %s failed", self.conn_id, type(command).__name__)
-            yield tagged(tag, "NO", "The server could not complete that command; please try again.", "SERVERBUG")
+            yield tagged(
+                tag, "NO", "The server could not complete that command; please try again.", "SERVERBUG"
+            )
             return
         text = f"{name} {done.text}" if done.text == "completed" else done.text
         yield tagged(tag, "OK", text, done.code)
@@ -167,4 +168,4 @@ class Session:
         self.view = None
 
 
-__all__ = ["Session", "Untagged", "Done", "No", "Bad"]
+__all__ = ["Bad", "Done", "No", "Session", "Untagged"]

@@ -54,8 +54,13 @@ def still_valid(app_password_id: int) -> bool:
 
 def _info(folder: Folder) -> FolderInfo:
     return FolderInfo(
-        id=folder.pk, name=folder.name, uidvalidity=folder.uidvalidity, uidnext=folder.uidnext,
-        highest_modseq=folder.highest_modseq, messages=folder.message_count, size=folder.total_size,
+        id=folder.pk,
+        name=folder.name,
+        uidvalidity=folder.uidvalidity,
+        uidnext=folder.uidnext,
+        highest_modseq=folder.highest_modseq,
+        messages=folder.message_count,
+        size=folder.total_size,
     )
 
 
@@ -173,7 +178,9 @@ def store_flags(
         return states, failed
 
 
-def _apply(mode: str, flags: int, current: list[str], bits: int, keywords: Sequence[str]) -> tuple[int, list[str]]:
+def _apply(
+    mode: str, flags: int, current: list[str], bits: int, keywords: Sequence[str]
+) -> tuple[int, list[str]]:
     if mode == "set":
         return bits, sorted(set(keywords))
     if mode == "add":

@@ -25,5 +25,7 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     try:
         context.load_cert_chain(str(cert), str(key))
     except ssl.SSLError as error:
-        raise ValueError(f"TLS_CERT/TLS_KEY could not be loaded as a certificate and key: {error.reason}") from None
+        raise ValueError(
+            f"TLS_CERT/TLS_KEY could not be loaded as a certificate and key: {error.reason}"
+        ) from None
     return context

@@ -82,8 +82,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
     database_url = env.get("DATABASE_URL") or None
     if database_url and not database_url.startswith(("postgres://", "postgresql://", "sqlite://")):
         raise ImproperlyConfigured(
-            "DATABASE_URL must start with postgresql:// or sqlite://, "
-            f"not {database_url.split(':', 1)[0]!r}."
+            f"DATABASE_URL must start with postgresql:// or sqlite://, not {database_url.split(':', 1)[0]!r}."
         )
     redis_url = env.get("REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):

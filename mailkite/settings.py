@@ -64,7 +64,7 @@ TEMPLATES = [
 def _database(url: str | None) -> dict[str, Any]:
     if url is None or url.startswith("sqlite://"):
         db: dict[str, Any] = (
-            dj_database_url.parse(url)
+            dict(dj_database_url.parse(url))
             if url
             else {"ENGINE": "django.db.backends.sqlite3", "NAME": CONFIG.data_dir / "mailkite.sqlite3"}
         )
@@ -76,7 +76,7 @@ def _database(url: str | None) -> dict[str, Any]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         return db
-    db = dj_database_url.parse(url)
+    db = dict(dj_database_url.parse(url))
     db["ENGINE"] = "django.db.backends.postgresql"
     db["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django requires 0 with it
     db["OPTIONS"] = {"pool": {"min_size": 1, "max_size": CONFIG.db_pool_size, "timeout": 10}}

@@ -12,7 +12,13 @@ class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("label", "key_id", "owner__username")
     exclude = ("hash",)
     readonly_fields = (
-        "owner", "mailbox", "key_id", "created_at", "last_used_at", "last_used_ip", "last_used_client",
+        "owner",
+        "mailbox",
+        "key_id",
+        "created_at",
+        "last_used_at",
+        "last_used_ip",
+        "last_used_client",
     )
 
 

@@ -67,7 +67,7 @@ def parse(value: str) -> Token | None:
     match = _SHAPE.match(value)
     if match is None:
         return None
-    body = value[: -CHECKSUM_LENGTH]
+    body = value[:-CHECKSUM_LENGTH]
     if not secrets.compare_digest(_checksum(body), match["checksum"]):
         return None
     return Token(kind=match["kind"], key_id=match["key_id"], value=value)

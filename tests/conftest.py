@@ -55,7 +55,9 @@ class RunningServer:
     def __init__(self, certs: Certs, options: ServerOptions) -> None:
         self.loop = asyncio.new_event_loop()
         self.pools = Pools(db_threads=4, login_threads=2, login_queue=64)
-        self.server = ImapServer(context=tls.server_context(certs.cert, certs.key), pools=self.pools, options=options)
+        self.server = ImapServer(
+            context=tls.server_context(certs.cert, certs.key), pools=self.pools, options=options
+        )
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         bound = self.call(self.server.start("127.0.0.1", 0))
@@ -93,7 +95,9 @@ class Account:
         return self.mailbox.address
 
 
-def make_account(address: str = "you@example.com", *, verified: bool = True, retention: str = "retain") -> Account:
+def make_account(
+    address: str = "you@example.com", *, verified: bool = True, retention: str = "retain"
+) -> Account:
     local, domain_name = address.split("@")
     owner = get_user_model().objects.create_user(username=f"owner-{domain_name}", password="x")
     domain = services.create_domain(name=domain_name, owner=owner, mx_verified=verified, retention=retention)
@@ -122,7 +126,9 @@ def connect(imap_server: RunningServer, certs: Certs) -> Iterator[Callable[[], i
     clients: list[imaplib.IMAP4_SSL] = []
 
     def open_client() -> imaplib.IMAP4_SSL:
-        client = imaplib.IMAP4_SSL(imap_server.host, imap_server.port, ssl_context=certs.client_context(), timeout=20)
+        client = imaplib.IMAP4_SSL(
+            imap_server.host, imap_server.port, ssl_context=certs.client_context(), timeout=20
+        )
         clients.append(client)
         return client
 

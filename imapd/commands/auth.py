@@ -58,7 +58,9 @@ async def _authenticate(session: Session, password: bytes) -> Done:
         verified = await session.pools.run_login(store.login, text)
     except AuthenticationFailed as failure:
         await _penalise(session, keys)
-        raise No(texts.API_KEY_GIVEN if failure.api_key else texts.AUTH_FAILED, "AUTHENTICATIONFAILED") from None
+        raise No(
+            texts.API_KEY_GIVEN if failure.api_key else texts.AUTH_FAILED, "AUTHENTICATIONFAILED"
+        ) from None
     except MailboxUnavailable as refusal:
         raise No(texts.no_mailbox(refusal.reason), "CONTACTADMIN") from None
     except QueueFull:

@@ -31,8 +31,11 @@ COLUMNS = {
 }
 BODY_COLUMNS = ("blob_id", "header_length", "parts", "size")
 SETS_SEEN = {"RFC822", "RFC822.TEXT"}
-RAW_ITEMS = {"RFC822": BodySection(), "RFC822.HEADER": BodySection(peek=True, specifier="HEADER"),
-             "RFC822.TEXT": BodySection(specifier="TEXT")}
+RAW_ITEMS = {
+    "RFC822": BodySection(),
+    "RFC822.HEADER": BodySection(peek=True, specifier="HEADER"),
+    "RFC822.TEXT": BodySection(specifier="TEXT"),
+}
 
 
 def resolve(view: FolderView, sequence: SequenceSet, *, uid: bool) -> list[int]:
@@ -42,13 +45,13 @@ def resolve(view: FolderView, sequence: SequenceSet, *, uid: bool) -> list[int]:
         largest = view.uids[-1] if len(view) else 0
         seqs: list[int] = []
         for low, high in sequence.resolve(largest):
-            first = view.seq_of_at_least(low)
-            while first is not None and first <= len(view) and view.uids[first - 1] <= high:
-                seqs.append(first)
-                first += 1
+            seq = view.seq_of_at_least(low) or len(view) + 1
+            while seq <= len(view) and view.uids[seq - 1] <= high:
+                seqs.append(seq)
+                seq += 1
         return seqs
-    for low, high in sequence.ranges:
-        for number in (low, high):
+    for bounds in sequence.ranges:
+        for number in bounds:
             if number is not None and number > len(view):
                 raise Bad("The message set names messages that do not exist in this folder.")
     return [n for low, high in sequence.resolve(len(view)) for n in range(low, high + 1)]
@@ -84,8 +87,16 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
         batch = seqs[start : start + BATCH]
         uids = [view.uids[seq - 1] for seq in batch]
         seen_now = await _mark_seen(session, view, batch) if sets_seen else set()
-        rows = await session.pools.run(store.message_rows, view.info.id, uids, sorted(columns)) if columns else {}
-        blobs = await session.pools.run(_read_blobs, [rows[u]["blob_id"] for u in uids if u in rows]) if needs_blobs else {}
+        rows = (
+            await session.pools.run(store.message_rows, view.info.id, uids, sorted(columns))
+            if columns
+            else {}
+        )
+        blobs = (
+            await session.pools.run(_read_blobs, [rows[u]["blob_id"] for u in uids if u in rows])
+            if needs_blobs
+            else {}
+        )
         for seq, uid in zip(batch, uids, strict=True):
             row = rows.get(uid, {})
             raw = blobs.get(row.get("blob_id", ""), b"")
@@ -109,7 +120,9 @@ async def _mark_seen(session: Session, view: FolderView, seqs: list[int]) -> set
     return set(unseen)
 
 
-def _items(view: FolderView, command: Fetch, seq: int, row: dict[str, Any], raw: bytes, seen_now: bool) -> bytes:
+def _items(
+    view: FolderView, command: Fetch, seq: int, row: dict[str, Any], raw: bytes, seen_now: bool
+) -> bytes:
     out: list[bytes] = []
     names = [item for item in command.items if isinstance(item, str)]
     if command.uid and "UID" not in names:

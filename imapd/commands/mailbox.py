@@ -14,8 +14,20 @@ from typing import TYPE_CHECKING
 
 from imapd import render, store
 from imapd.command import (
-    Check, Close, Create, Delete, Examine, List, Lsub, Rename, Select, Status, Subscribe, Unselect,
-    Unsubscribe, Xlist,
+    Check,
+    Close,
+    Create,
+    Delete,
+    Examine,
+    List,
+    Lsub,
+    Rename,
+    Select,
+    Status,
+    Subscribe,
+    Unselect,
+    Unsubscribe,
+    Xlist,
 )
 from imapd.dispatch import AUTHENTICATED, SELECTED, Reply, State, handles
 from imapd.responses import Done, No, Untagged
@@ -99,10 +111,10 @@ async def select(session: Session, command: Select | Examine) -> AsyncIterator[R
     session.deselect()
     read_only = isinstance(command, Examine)
     name = folder_name(command.mailbox)
-    info = None if name is None else await session.pools.run(store.folder, session.mailbox_id, name)
-    if info is None:
+    found = None if name is None else await session.pools.run(store.folder, session.mailbox_id, name)
+    if found is None:
         raise No(NONEXISTENT, "NONEXISTENT")
-    info, states = await session.pools.run(store.snapshot, info.id)
+    info, states = await session.pools.run(store.snapshot, found.id)
     view = FolderView(info, states, read_only=read_only)
     session.view = view
     session.state = State.SELECTED
@@ -117,7 +129,9 @@ async def select(session: Session, command: Select | Examine) -> AsyncIterator[R
     permanent = "" if read_only else f"{system_flags.PERMANENT} \\*"
     yield Untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags you can change".encode())
     # Never [READ-ONLY] for SELECT: imaplib, IMAPClient and imap_tools raise on it (IMAP-NOTES 1).
-    yield Done("EXAMINE completed" if read_only else "SELECT completed", "READ-ONLY" if read_only else "READ-WRITE")
+    yield Done(
+        "EXAMINE completed" if read_only else "SELECT completed", "READ-ONLY" if read_only else "READ-WRITE"
+    )
 
 
 @handles(Unselect, Close, states=SELECTED)
@@ -139,8 +153,14 @@ async def status_line(session: Session, name: str, items: Iterable[str]) -> Unta
     assert info is not None
     unseen = await session.pools.run(store.unseen_count, info.id) if "UNSEEN" in items else 0
     values = {
-        "MESSAGES": info.messages, "UIDNEXT": info.uidnext, "UIDVALIDITY": info.uidvalidity,
-        "UNSEEN": unseen, "RECENT": 0, "DELETED": 0, "SIZE": info.size, "HIGHESTMODSEQ": info.highest_modseq,
+        "MESSAGES": info.messages,
+        "UIDNEXT": info.uidnext,
+        "UIDVALIDITY": info.uidvalidity,
+        "UNSEEN": unseen,
+        "RECENT": 0,
+        "DELETED": 0,
+        "SIZE": info.size,
+        "HIGHESTMODSEQ": info.highest_modseq,
     }
     pairs = " ".join(f"{item} {values[item]}" for item in items if item in values)
     return Untagged(b"STATUS " + render.string(name) + f" ({pairs})".encode())

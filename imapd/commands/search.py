@@ -43,7 +43,7 @@ async def search(session: Session, command: Search) -> AsyncIterator[Reply]:
     returns = set(command.returns) or {"ALL"}
     if "SAVE" in returns:
         session.saved_search = uids
-    parts = [b'(TAG ' + render.string(command.tag) + b")"] + ([b"UID"] if command.uid else [])
+    parts = [b"(TAG " + render.string(command.tag) + b")"] + ([b"UID"] if command.uid else [])
     if numbers:
         if "MIN" in returns:
             parts.append(b"MIN %d" % numbers[0])

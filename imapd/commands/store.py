@@ -39,8 +39,13 @@ async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
             keywords.append(flag)
     uids = [view.uids[seq - 1] for seq in seqs]
     states, failed = await session.pools.run(
-        store.store_flags, view.info.id, uids,
-        mode=command.action, bits=bits, keywords=keywords, unchanged_since=command.unchangedsince,
+        store.store_flags,
+        view.info.id,
+        uids,
+        mode=command.action,
+        bits=bits,
+        keywords=keywords,
+        unchanged_since=command.unchangedsince,
     )
     for state in states:
         seq = view.set_state(state)

@@ -33,9 +33,24 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("subject", "from_text", "message_id")
     # Metadata only: the raw message, decoded body text and search text stay out of the admin.
     fields = (
-        "folder", "uid", "modseq", "blob", "internal_date", "internal_date_offset", "size", "flags",
-        "keywords", "crlf_normalised", "message_id", "subject", "from_text", "to_text", "cc_text",
-        "sent_date", "delivered_to", "source_key",
+        "folder",
+        "uid",
+        "modseq",
+        "blob",
+        "internal_date",
+        "internal_date_offset",
+        "size",
+        "flags",
+        "keywords",
+        "crlf_normalised",
+        "message_id",
+        "subject",
+        "from_text",
+        "to_text",
+        "cc_text",
+        "sent_date",
+        "delivered_to",
+        "source_key",
     )
     readonly_fields = fields
 

@@ -27,8 +27,14 @@ SERVICES = [
     ("Git Forge", "notifications@forge.example", "Re: [mailkite/imapd] Pull request #{n}"),
 ]
 TOPICS = [
-    "Lunch on Thursday?", "Notes from the design review", "Café ☕ tomorrow", "Photos from the trip",
-    "Quarterly numbers", "Re: the analytical engine", "Übermorgen: Planung", "Reading list",
+    "Lunch on Thursday?",
+    "Notes from the design review",
+    "Café ☕ tomorrow",
+    "Photos from the trip",
+    "Quarterly numbers",
+    "Re: the analytical engine",
+    "Übermorgen: Planung",
+    "Reading list",
 ]
 
 
@@ -55,7 +61,9 @@ def _personal(rng: random.Random, when: datetime, address: str, index: int) -> E
         message.add_alternative(f"<p>Hi,</p><p>Just following up on item <b>{index}</b>.</p>", subtype="html")
     if index % 5 == 0:
         data = bytes(rng.randrange(256) for _ in range(2048))
-        message.add_attachment(data, maintype="application", subtype="octet-stream", filename=f"data-{index}.bin")
+        message.add_attachment(
+            data, maintype="application", subtype="octet-stream", filename=f"data-{index}.bin"
+        )
     if index % 7 == 0:
         message.add_attachment("name,total\nada,3\ngrace,5\n", subtype="csv", filename="totals.csv")
     return message
@@ -66,7 +74,8 @@ def _transactional(rng: random.Random, when: datetime, address: str, index: int)
     message = _base(rng, when, (name, sender), address, subject.format(n=1000 + index))
     message.set_content(f"Reference {1000 + index}.\nView it in your account.\n")
     message.add_alternative(
-        f"<html><body><h1>{name}</h1><p>Reference <code>{1000 + index}</code>.</p></body></html>", subtype="html"
+        f"<html><body><h1>{name}</h1><p>Reference <code>{1000 + index}</code>.</p></body></html>",
+        subtype="html",
     )
     return message
 
@@ -103,7 +112,7 @@ def _raw_utf8_and_bare_lf(when: datetime, address: str) -> bytes:
         f"From: Zoë Müller <zoe@beispiel.example>\nTo: {address}\nSubject: Grüße aus Köln\n"
         f"Date: {format_datetime(when)}\nContent-Type: text/plain; charset=utf-8\n"
         "Content-Transfer-Encoding: 8bit\n\nViele Grüße, bis bald!\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def messages(address: str, *, count: int = 36, seed: int = 7) -> Iterator[tuple[str, bytes, datetime]]:
@@ -113,7 +122,9 @@ def messages(address: str, *, count: int = 36, seed: int = 7) -> Iterator[tuple[
     for index in range(count):
         when = start + timedelta(hours=17 * index, minutes=rng.randrange(60))
         if index % 6 == 5:
-            reply = _base(rng, when, ("Demo User", address), rng.choice(PEOPLE)[1], "Re: " + rng.choice(TOPICS))
+            reply = _base(
+                rng, when, ("Demo User", address), rng.choice(PEOPLE)[1], "Re: " + rng.choice(TOPICS)
+            )
             reply.set_content("Sounds good, see you then.\n")
             yield "Sent", _crlf(reply), when
         elif index == 10:

@@ -83,7 +83,9 @@ def store(
     address = mailbox.address
     if mailbox.domain.retention == Domain.Retention.PASSTHROUGH:
         return Delivery(
-            stored=False, address=address, folder=folder,
+            stored=False,
+            address=address,
+            folder=folder,
             note=f"the domain {mailbox.domain.name} is on zero-retention, so nothing is stored",
         )
     data, normalised = mime.normalise_line_endings(raw)

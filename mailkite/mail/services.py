@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ def split_address(address: str) -> tuple[str, str]:
 def create_domain(
     *,
     name: str,
-    owner: AbstractBaseUser,
+    owner: Any,
     mx_verified: bool = False,
     retention: str = Domain.Retention.RETAIN,
 ) -> Domain:
@@ -74,7 +74,5 @@ def create_mailbox(*, domain: Domain, local_part: str) -> Mailbox:
 def find_mailbox(address: str) -> Mailbox | None:
     local, domain = split_address(address)
     return (
-        Mailbox.objects.select_related("domain")
-        .filter(domain__name=domain, local_part=local.lower())
-        .first()
+        Mailbox.objects.select_related("domain").filter(domain__name=domain, local_part=local.lower()).first()
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import email
-import subprocess
 import socket
+import subprocess
 import time
 
 import pytest
@@ -40,9 +40,9 @@ def test_fetch_sets_seen_inside_the_same_response(connect, account, demo_mail):
     client = connect()
     client.login(account.address, account.password)
     client.select("INBOX")
-    typ, raw = client.fetch(b"1", "(RFC822)")
+    _, raw = client.fetch(b"1", "(RFC822)")
     assert b"\\Seen" in raw[1]  # the FLAGS come after the body, in the same FETCH
-    typ, data = client.search(None, "UNSEEN")
+    _, data = client.search(None, "UNSEEN")
     assert b"1" not in data[0].split()
 
 
@@ -51,7 +51,7 @@ def test_peek_does_not_set_seen(connect, account, demo_mail):
     client.login(account.address, account.password)
     client.select("INBOX")
     client.fetch(b"2", "(BODY.PEEK[])")
-    typ, data = client.search(None, "SEEN")
+    _, data = client.search(None, "SEEN")
     assert data == [b""]
 
 
@@ -61,7 +61,7 @@ def test_flags_set_by_one_connection_are_seen_by_another(connect, account, demo_
         client.login(account.address, account.password)
         client.select("INBOX")
     assert first.store(b"3", "+FLAGS", "(\\Flagged)")[0] == "OK"
-    typ, data = second.search(None, "FLAGGED")
+    _, data = second.search(None, "FLAGGED")
     assert data[0].split() == [b"3"]
     second.noop()
     assert any(b"\\Flagged" in line for line in second.untagged_responses.get("FETCH", []))
@@ -80,7 +80,7 @@ def test_seed_loop_keeps_working_while_another_client_flags_and_mail_arrives(con
             ingest.store(mailbox=account.mailbox, raw=b"Subject: late\r\nFrom: a@b.example\r\n\r\nhi\r\n")
         typ, raw = reader.fetch(number, "(RFC822)")
         assert typ == "OK"
-        assert isinstance(raw[0], tuple) and raw[0][1].startswith(b"From:") or b"\r\n\r\n" in raw[0][1]
+        assert isinstance(raw[0], tuple) and b"\r\n\r\n" in raw[0][1]
     typ, data = reader.noop()
     assert typ == "OK"
     assert reader.untagged_responses.get("EXISTS")
@@ -116,15 +116,22 @@ def test_plaintext_command_gets_the_bye_at_once(imap_server):
 
 
 def test_openssl_s_client_session(imap_server, certs, account):
-    script = (
-        f"a LOGIN {account.address} {account.password}\n"
-        "a SELECT INBOX\n"
-        "a LOGOUT\n"
-    )
+    script = f"a LOGIN {account.address} {account.password}\na SELECT INBOX\na LOGOUT\n"
     result = subprocess.run(
-        ["openssl", "s_client", "-connect", f"{imap_server.host}:{imap_server.port}", "-crlf", "-quiet",
-         "-CAfile", str(certs.ca_file), "-verify_return_error"],
-        input=script.encode(), capture_output=True, timeout=30,
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"{imap_server.host}:{imap_server.port}",
+            "-crlf",
+            "-quiet",
+            "-CAfile",
+            str(certs.ca_file),
+            "-verify_return_error",
+        ],
+        input=script.encode(),
+        capture_output=True,
+        timeout=30,
     )
     out = result.stdout.decode()
     lines = [line for line in out.splitlines() if line.startswith("a ")]

@@ -30,7 +30,9 @@ class Command(BaseCommand):
         config = settings.MAILKITE
         parser.add_argument("--host", default=config.imap_bind_host, help="address to bind (IMAP_BIND_HOST)")
         parser.add_argument("--port", type=int, default=config.imap_bind_port, help="port (IMAP_BIND_PORT)")
-        parser.add_argument("--cert", type=Path, default=config.tls_cert, help="PEM certificate chain (TLS_CERT)")
+        parser.add_argument(
+            "--cert", type=Path, default=config.tls_cert, help="PEM certificate chain (TLS_CERT)"
+        )
         parser.add_argument("--key", type=Path, default=config.tls_key, help="PEM private key (TLS_KEY)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -52,7 +54,9 @@ class Command(BaseCommand):
         try:
             bound = await server.start(options["host"], options["port"])
         except OSError as error:
-            raise CommandError(f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}") from None
+            raise CommandError(
+                f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}"
+            ) from None
         for host, port in bound:
             self.stdout.write(f"imapd: listening on {host}:{port} (implicit TLS)")
         self.stdout.flush()

@@ -45,7 +45,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         except IntegrityError:
             raise CommandError(f"An active app-password is already labelled {options['label']!r}.") from None
-        self.stderr.write(f"App-password {row.display} ({row.label}) for {mailbox.address}; it is shown once:")
+        self.stderr.write(
+            f"App-password {row.display} ({row.label}) for {mailbox.address}; it is shown once:"
+        )
         self.stdout.write(secret)
         refusal = mailbox.domain.imap_refusal()
         if refusal:

@@ -28,8 +28,10 @@ class Command(BaseCommand):
             raise CommandError(f"No user {options['owner']!r}; create one with `manage.py createsuperuser`.")
         try:
             domain = services.create_domain(
-                name=options["name"], owner=owner,
-                mx_verified=options["mx_verified"], retention=options["retention"],
+                name=options["name"],
+                owner=owner,
+                mx_verified=options["mx_verified"],
+                retention=options["retention"],
             )
         except services.InvalidAddress as error:
             raise CommandError(str(error)) from None

@@ -34,10 +34,14 @@ class Command(BaseCommand):
             self.stderr.write(f"deliver: {error}")
             sys.exit(os.EX_NOUSER)
         except (OperationalError, InterfaceError, DatabaseError) as error:
-            self.stderr.write(f"deliver: the database is unavailable, try again later ({type(error).__name__})")
+            self.stderr.write(
+                f"deliver: the database is unavailable, try again later ({type(error).__name__})"
+            )
             sys.exit(os.EX_TEMPFAIL)
         except OSError as error:
-            self.stderr.write(f"deliver: the blob store could not be written, try again later ({error.strerror})")
+            self.stderr.write(
+                f"deliver: the blob store could not be written, try again later ({error.strerror})"
+            )
             sys.exit(os.EX_TEMPFAIL)
         self.stdout.write(delivery.report())
 

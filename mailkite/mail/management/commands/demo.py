@@ -35,14 +35,18 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         config = settings.MAILKITE
         cert, _ = devcert.ensure(config.data_dir / "devcert")
-        user, created = get_user_model().objects.get_or_create(username=DEMO_USER, defaults={"email": DEMO_ADDRESS})
+        user, created = get_user_model().objects.get_or_create(
+            username=DEMO_USER, defaults={"email": DEMO_ADDRESS}
+        )
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
         domain = Domain.objects.filter(name=DEMO_DOMAIN).first() or services.create_domain(
             name=DEMO_DOMAIN, owner=user, mx_verified=True
         )
-        mailbox = services.find_mailbox(DEMO_ADDRESS) or services.create_mailbox(domain=domain, local_part="you")
+        mailbox = services.find_mailbox(DEMO_ADDRESS) or services.create_mailbox(
+            domain=domain, local_part="you"
+        )
         if not Message.objects.filter(folder__mailbox=mailbox).exists():
             for folder, raw, when in democorpus.messages(DEMO_ADDRESS, count=options["messages"]):
                 ingest.store(mailbox=mailbox, raw=raw, folder=folder, internal_date=when)
@@ -64,8 +68,9 @@ class Command(BaseCommand):
                     f"  dashboard     user {DEMO_USER}, password {DEMO_PASSWORD}",
                     "",
                     "Try it:",
-                    f"  python3 -c \"import imaplib, ssl; c = imaplib.IMAP4_SSL('{config.imap_public_host}', "
-                    f"{config.imap_public_port}, ssl_context=ssl.create_default_context(cafile='{cert.ca}')); "
+                    f"  python3 -c \"import imaplib, ssl; "
+                    f"c = imaplib.IMAP4_SSL('{config.imap_public_host}', {config.imap_public_port}, "
+                    f"ssl_context=ssl.create_default_context(cafile='{cert.ca}')); "
                     f"print(c.login('{DEMO_ADDRESS}', '{secret}')); print(c.select('INBOX'))\"",
                     "",
                 ]
