@@ -55,7 +55,7 @@ def parse(data: bytes) -> Command:
         cur.usage = _UID_USAGE
         if not cur.more():
             cur.fail()
-        entry = _UID_COMMANDS.get(_name(cur))
+        entry = _UID_COMMANDS.get(_name(cur, _UID_USAGE))
         if entry is None:
             raise UnknownCommand(cur.tag, _UID_USAGE)
     else:
@@ -105,10 +105,10 @@ def _start(data: bytes) -> tuple[Cursor, str]:
     return cur, _name(cur)
 
 
-def _name(cur: Cursor) -> str:
+def _name(cur: Cursor, unknown: str = "The command is not known.") -> str:
     name = cur.run(_NAME_CHARS)
     if not name or cur.peek() not in (-1, 0x20):
-        raise UnknownCommand(cur.tag, "The command is not known.")
+        raise UnknownCommand(cur.tag, unknown)
     return name.decode("ascii").upper()
 
 
