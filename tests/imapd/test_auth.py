@@ -72,7 +72,9 @@ def test_api_key_as_password_is_told_so(connect, account):
 def test_ineligible_domain_is_refused_with_the_reason(connect, transactional_db, verified, retention, reason):
     other = make_account("me@unverified.example", verified=verified, retention=retention)
     answer = login_error(connect(), other.password)
-    assert answer.startswith("[CONTACTADMIN] No mailbox - the domain must be MX-verified and not on zero-retention.")
+    assert answer.startswith(
+        "[CONTACTADMIN] No mailbox - the domain must be MX-verified and not on zero-retention."
+    )
     assert answer.endswith(reason)
 
 
