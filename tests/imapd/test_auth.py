@@ -81,7 +81,7 @@ def test_ineligible_domain_is_refused_with_the_reason(connect, transactional_db,
 def test_authenticate_plain_with_initial_response(connect, account):
     client = connect()
     blob = base64.b64encode(b"\x00me\x00" + account.password.encode()).decode()
-    typ, data = client._simple_command("AUTHENTICATE", "PLAIN", blob)
+    typ, _ = client._simple_command("AUTHENTICATE", "PLAIN", blob)
     assert typ == "OK"
 
 
