@@ -86,8 +86,9 @@ def tag_of(line: bytes) -> str | None:
 
 
 def _command_of(line: bytes) -> str | None:
+    """The command name, when a whole one (followed by a space) is in `line`."""
     parts = line.split(b" ", 2)
-    if len(parts) < 2 or not parts[1].isalpha() or len(parts[1]) > 32:
+    if len(parts) < 3 or not parts[1].isalpha() or len(parts[1]) > 32:
         return None
     return parts[1].decode("ascii").upper()
 
@@ -187,16 +188,15 @@ class CommandReader:
         return line[:-1] if line.endswith(b"\r") else line
 
     def _check_partial_line(self) -> TooLarge | None:
-        """A line still without its LF may already be over a limit: refuse it now, not at its end."""
-        pending = len(self._buf)
-        if pending > self._max_line + 1:
-            what = "The command line is too long."
-        elif len(self._command) + pending > self._max_command + 1:
-            what = "The command is too long."
-        else:
+        """A line still without its LF may already be too long: refuse it now, not at its end.
+
+        Only the line limit is decided early. Whether the command limit is passed is left to the end
+        of the line, so the event is the same however the bytes were split into chunks.
+        """
+        if len(self._buf) <= self._max_line + 1:  # + 1: room for the CR before the LF
             return None
-        head = bytes(self._command) if self._command else bytes(self._buf[:256])
-        event = self._too_large(what, head)
+        head = self._first_line if self._command else bytes(self._buf[: self._max_line + 1])
+        event = self._too_large("The command line is too long.", head)
         self._start_skip_line(literals=True)
         return event
 
@@ -209,7 +209,8 @@ class CommandReader:
         marker = _LITERAL_AT_END.search(line)
         self._command += line
         if len(line) > self._max_line:
-            return self._refuse("The command line is too long.", head, marker)
+            # The same head as _check_partial_line() sees, so chunking cannot change the event.
+            return self._refuse("The command line is too long.", head[: self._max_line + 1], marker)
         if len(self._command) > self._max_command:
             return self._refuse("The command is too long.", head, marker)
         if marker is None:

@@ -112,7 +112,10 @@ STATIC_ROOT = CONFIG.data_dir / "static"
 
 if CONFIG.redis_url:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [CONFIG.redis_url]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [CONFIG.redis_url]},
+        }
     }
     CELERY_BROKER_URL = CONFIG.redis_url
     CELERY_TASK_ALWAYS_EAGER = False

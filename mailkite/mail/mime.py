@@ -87,7 +87,9 @@ def _analyse(raw: bytes) -> Analysis:
         to_text=addresses_text(parse_addresses(fields.first(b"to"))),
         cc_text=addresses_text(parse_addresses(fields.first(b"cc"))),
         bcc_text=addresses_text(parse_addresses(fields.first(b"bcc"))),
-        headers_text="".join(f"{_one_line(bytes_to_text(n))}: {_one_line(header_text(v))}\n" for n, v in fields.items),
+        headers_text="".join(
+            f"{_one_line(bytes_to_text(n))}: {_one_line(header_text(v))}\n" for n, v in fields.items
+        ),
         body_text=body_text(raw, top),
         sent_date=date.date() if date else None,
         date=date,

@@ -121,7 +121,7 @@ def _param(pieces: list[tuple[bool, bytes]]) -> tuple[bytes, bytes] | None:
         if eq < 0:
             continue
         name = (b"".join(t for _, t in pieces[:index]) + text[:eq]).strip(b" \t\r\n").lower()
-        rest = [(False, text[eq + 1 :])] + pieces[index + 1 :]
+        rest = [(False, text[eq + 1 :]), *pieces[index + 1 :]]
         if not rest[0][0]:
             rest[0] = (False, rest[0][1].lstrip(b" \t\r\n"))
         if not rest[-1][0]:

@@ -90,7 +90,9 @@ def _content_type(fields: Fields, default: tuple[bytes, bytes]) -> tuple[bytes, 
     return maintype.lower(), subtype.lower(), params
 
 
-def _entity(raw: bytes, start: int, end: int, default: tuple[bytes, bytes], depth: int, budget: _Budget) -> Entity:
+def _entity(
+    raw: bytes, start: int, end: int, default: tuple[bytes, bytes], depth: int, budget: _Budget
+) -> Entity:
     budget.parts += 1
     body = header_end(raw, start, end)
     fields = parse_fields(raw[start:body])

@@ -112,9 +112,10 @@ def header_text(value: bytes) -> str:
 
 
 _TAG_START = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)?")
+# Tags that break a line, so words either side of them do not run together in the search text.
 _BLOCK_TAGS = frozenset(
-    "address article blockquote br dd div dl dt footer h1 h2 h3 h4 h5 h6 header hr li ol p pre section "
-    "table td th tr ul".split()
+    {"address", "article", "blockquote", "br", "dd", "div", "dl", "dt", "footer", "h1", "h2", "h3", "h4"}
+    | {"h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul"}
 )
 _RAW_TEXT_END = {"script": re.compile(r"</script", re.I), "style": re.compile(r"</style", re.I)}
 
@@ -139,7 +140,7 @@ def html_to_text(markup: str) -> str:
             position = length if close < 0 else close + 3
             continue
         tag = _TAG_START.match(markup, lt)
-        if tag is None or tag.group(2) is None and not markup.startswith("<!", lt):
+        if tag is None or (tag.group(2) is None and not markup.startswith("<!", lt)):
             out.append("<")  # a bare "<" in text
             position = lt + 1
             continue

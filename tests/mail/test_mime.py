@@ -11,6 +11,7 @@ import datetime
 import email
 import email.policy
 from email.message import EmailMessage, MIMEPart
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +36,7 @@ Node = object  # None (NIL) | int | bytes | list[Node]
 def read_sexp(data: bytes) -> Node:
     value, position = _read(data, 0)
     if position != len(data):
-        raise SexpError(f"trailing data at {position}: {data[position:position + 20]!r}")
+        raise SexpError(f"trailing data at {position}: {data[position : position + 20]!r}")
     return value
 
 
@@ -188,7 +189,7 @@ def strip_extensions(node: Node) -> Node:
         return [strip_extensions(child) for child in node[:count]] + [node[count]]
     base = node[:7]
     if (node[0].lower(), node[1].lower()) == (b"message", b"rfc822"):  # type: ignore[union-attr]
-        return base + [node[7], strip_extensions(node[8]), node[9]]
+        return [*base, node[7], strip_extensions(node[8]), node[9]]
     return base + ([node[7]] if node[0].lower() == b"text" else [])  # type: ignore[union-attr]
 
 
@@ -205,6 +206,12 @@ def check_analysis(raw: bytes, result: Analysis) -> None:
         assert 0 <= part["start"] <= part["body"] <= part["end"] <= len(raw), part  # type: ignore[operator]
         if "inner_header_end" in part:
             assert part["body"] <= part["inner_header_end"] <= part["end"]  # type: ignore[operator]
+
+
+def _offset(part: dict[str, object], key: str) -> int:
+    value = part[key]
+    assert isinstance(value, int)
+    return value
 
 
 def body_section(raw: bytes, result: Analysis, spec: str) -> bytes:
@@ -317,7 +324,9 @@ STRUCTURES = [
     pytest.param(TEXT_PLAIN, b"(" + PLAIN_US_ASCII + b" 14 2 NIL NIL NIL NIL)", id="text-plain"),
     pytest.param(b"\r\nJust a body", b"(" + PLAIN_US_ASCII + b" 11 1 NIL NIL NIL NIL)", id="no-headers"),
     pytest.param(
-        TEXT_HTML, b'("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 29 1 NIL NIL NIL NIL)', id="html"
+        TEXT_HTML,
+        b'("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 29 1 NIL NIL NIL NIL)',
+        id="html",
     ),
     pytest.param(
         ALTERNATIVE,
@@ -342,7 +351,9 @@ STRUCTURES = [
     ),
     pytest.param(
         SIGNED,
-        b"((" + PLAIN_US_ASCII + b' 11 1 NIL NIL NIL NIL)("application" "pgp-signature" ("name" "signature.asc") '
+        b"(("
+        + PLAIN_US_ASCII
+        + b' 11 1 NIL NIL NIL NIL)("application" "pgp-signature" ("name" "signature.asc") '
         b'NIL NIL "7bit" 58 NIL NIL ("en") NIL) "signed" ("boundary" "sig" "micalg" "pgp-sha256" "protocol" '
         b'"application/pgp-signature") NIL NIL NIL)',
         id="signed",
@@ -356,9 +367,13 @@ STRUCTURES = [
     ),
     pytest.param(
         FORWARD,
-        b"((" + PLAIN_US_ASCII + b' 10 1 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 177 '
+        b"(("
+        + PLAIN_US_ASCII
+        + b' 10 1 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 177 '
         + FORWARD_ENVELOPE
-        + b" ((" + PLAIN_US_ASCII + b' 11 1 NIL NIL NIL NIL)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" '
+        + b" (("
+        + PLAIN_US_ASCII
+        + b' 11 1 NIL NIL NIL NIL)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" '
         b'12 1 NIL NIL NIL NIL) "alternative" ("boundary" "in") NIL NIL NIL) 12 NIL ("attachment" NIL) NIL NIL) '
         b'"mixed" ("boundary" "out") NIL NIL NIL)',
         id="message-rfc822-multipart",
@@ -367,7 +382,9 @@ STRUCTURES = [
         FORWARD_SIMPLE,
         b'(("message" "rfc822" NIL NIL NIL "7bit" 55 (NIL "Inner" ((NIL NIL "carol" "example.net")) '
         b'((NIL NIL "carol" "example.net")) ((NIL NIL "carol" "example.net")) NIL NIL NIL NIL NIL) '
-        b"(" + PLAIN_US_ASCII + b' 12 2 NIL NIL NIL NIL) 5 NIL NIL NIL NIL) "mixed" ("boundary" "out") NIL NIL NIL)',
+        b"("
+        + PLAIN_US_ASCII
+        + b' 12 2 NIL NIL NIL NIL) 5 NIL NIL NIL NIL) "mixed" ("boundary" "out") NIL NIL NIL)',
         id="message-rfc822-simple",
     ),
     pytest.param(
@@ -387,7 +404,11 @@ STRUCTURES = [
     ),
     pytest.param(
         TRUNCATED,
-        b"((" + PLAIN_US_ASCII + b" 5 1 NIL NIL NIL NIL)(" + PLAIN_US_ASCII + b' 15 1 NIL NIL NIL NIL) "mixed" '
+        b"(("
+        + PLAIN_US_ASCII
+        + b" 5 1 NIL NIL NIL NIL)("
+        + PLAIN_US_ASCII
+        + b' 15 1 NIL NIL NIL NIL) "mixed" '
         b'("boundary" "b") NIL NIL NIL)',
         id="multipart-truncated",
     ),
@@ -409,7 +430,9 @@ STRUCTURES = [
         DIGEST,
         b'(("message" "rfc822" NIL NIL NIL "7bit" 45 (NIL "One" ((NIL NIL "dave" "example.com")) '
         b'((NIL NIL "dave" "example.com")) ((NIL NIL "dave" "example.com")) NIL NIL NIL NIL NIL) '
-        b"(" + PLAIN_US_ASCII + b' 5 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL) "digest" ("boundary" "d") NIL NIL NIL)',
+        b"("
+        + PLAIN_US_ASCII
+        + b' 5 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL) "digest" ("boundary" "d") NIL NIL NIL)',
         id="digest-default-rfc822",
     ),
     # "--xyz" is not a delimiter for boundary "x" (RFC 2046 §5.1.1); Dovecot splits there.
@@ -432,14 +455,21 @@ BODIES = [
     pytest.param(TEXT_PLAIN, b"(" + PLAIN_US_ASCII + b" 14 2)", id="text-plain"),
     pytest.param(
         MIXED,
-        b"((" + PLAIN_US_ASCII + b' 13 1)("application" "pdf" ("name" "report.pdf") NIL "The report" "base64" 12) '
+        b"(("
+        + PLAIN_US_ASCII
+        + b' 13 1)("application" "pdf" ("name" "report.pdf") NIL "The report" "base64" 12) '
         b'"mixed")',
         id="mixed-attachment",
     ),
     pytest.param(
         FORWARD,
-        b"((" + PLAIN_US_ASCII + b' 10 1)("message" "rfc822" NIL NIL NIL "7bit" 177 ' + FORWARD_ENVELOPE + b" (("
-        + PLAIN_US_ASCII + b' 11 1)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 12 1) "alternative") 12) '
+        b"(("
+        + PLAIN_US_ASCII
+        + b' 10 1)("message" "rfc822" NIL NIL NIL "7bit" 177 '
+        + FORWARD_ENVELOPE
+        + b" (("
+        + PLAIN_US_ASCII
+        + b' 11 1)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 12 1) "alternative") 12) '
         b'"mixed")',
         id="message-rfc822",
     ),
@@ -456,7 +486,12 @@ ALICE = b'(("Alice" NIL "alice" "example.com"))'
 ENVELOPES = [
     pytest.param(
         TEXT_PLAIN,
-        b'("Mon, 1 Jan 2024 10:00:00 +0100" "Hi" ' + ALICE + b" " + ALICE + b" " + ALICE
+        b'("Mon, 1 Jan 2024 10:00:00 +0100" "Hi" '
+        + ALICE
+        + b" "
+        + ALICE
+        + b" "
+        + ALICE
         + b' ((NIL NIL "bob" "example.org")) NIL NIL NIL "<1@example.com>")',
         id="basic-sender-reply-to-default-to-from",
     ),
@@ -464,7 +499,7 @@ ENVELOPES = [
         b"Subject: x\r\n\r\n", b'(NIL "x" NIL NIL NIL NIL NIL NIL NIL NIL)', id="missing-date-message-id-from"
     ),
     pytest.param(
-        b"From: Team: a@x.org, \"B\" <b@y.org>;\r\nSender: s@x.org\r\nReply-To: empty:;\r\n"
+        b'From: Team: a@x.org, "B" <b@y.org>;\r\nSender: s@x.org\r\nReply-To: empty:;\r\n'
         b"To: c@z.org (C), undisclosed\r\nCc: <>, <@route:u@h>\r\nIn-Reply-To: <p@x>\r\n\r\n",
         b'(NIL NIL ((NIL NIL "Team" NIL)(NIL NIL "a" "x.org")("B" NIL "b" "y.org")(NIL NIL NIL NIL)) '
         b'((NIL NIL "s" "x.org")) ((NIL NIL "empty" NIL)(NIL NIL NIL NIL)) '
@@ -483,8 +518,8 @@ ENVELOPES = [
     ),
     pytest.param(
         "From: Jörg <j@x.org>\r\nSubject: Grüße aus Köln\r\n\r\n".encode(),
-        b"(NIL {17}\r\nGr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln (({5}\r\nJ\xc3\xb6rg NIL \"j\" \"x.org\")) "
-        b"(({5}\r\nJ\xc3\xb6rg NIL \"j\" \"x.org\")) (({5}\r\nJ\xc3\xb6rg NIL \"j\" \"x.org\")) NIL NIL NIL NIL NIL)",
+        b'(NIL {17}\r\nGr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln (({5}\r\nJ\xc3\xb6rg NIL "j" "x.org")) '
+        b'(({5}\r\nJ\xc3\xb6rg NIL "j" "x.org")) (({5}\r\nJ\xc3\xb6rg NIL "j" "x.org")) NIL NIL NIL NIL NIL)',
         id="utf8-headers-as-literals",
     ),
     pytest.param(
@@ -514,8 +549,12 @@ SECTIONS = [
     pytest.param(ALTERNATIVE, "2.MIME", b"Content-Type: text/html; charset=utf-8\r\n\r\n", id="child-mime"),
     pytest.param(MIXED, "1.MIME", b"\r\n", id="child-without-headers-mime"),
     pytest.param(MIXED, "2", b"JVBERi0xLjQK", id="attachment"),
-    pytest.param(FORWARD, "2.MIME", b"Content-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n",
-                 id="rfc822-mime"),
+    pytest.param(
+        FORWARD,
+        "2.MIME",
+        b"Content-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n",
+        id="rfc822-mime",
+    ),
     pytest.param(
         FORWARD,
         "2.HEADER",
@@ -533,7 +572,9 @@ SECTIONS = [
     pytest.param(FORWARD, "2.2.MIME", b"Content-Type: text/html\r\n\r\n", id="rfc822-multipart-child-mime"),
     pytest.param(FORWARD_SIMPLE, "1.1", b"line1\r\nline2", id="rfc822-single-part-body"),
     pytest.param(FORWARD_SIMPLE, "1.TEXT", b"line1\r\nline2", id="rfc822-single-part-text"),
-    pytest.param(FORWARD_SIMPLE, "1.HEADER", b"From: carol@example.net\r\nSubject: Inner\r\n\r\n", id="rfc822-hdr"),
+    pytest.param(
+        FORWARD_SIMPLE, "1.HEADER", b"From: carol@example.net\r\nSubject: Inner\r\n\r\n", id="rfc822-hdr"
+    ),
     pytest.param(TRUNCATED, "2", b"second, cut off", id="truncated-last-part-runs-to-end"),
     pytest.param(ZERO_PARTS, "1", b"", id="zero-parts-placeholder"),
     pytest.param(DIGEST, "1.1", b"first", id="digest-inner-body"),
@@ -576,7 +617,7 @@ def test_header_without_blank_line_is_all_header() -> None:
 
 def test_decoded_fields() -> None:
     raw = (
-        b"From: =?utf-8?q?J=C3=B6rg?= <j@x.org>, bob@x.org\r\nTo: Team: a@x.org;\r\nCc: \"C\" <c@x.org>\r\n"
+        b'From: =?utf-8?q?J=C3=B6rg?= <j@x.org>, bob@x.org\r\nTo: Team: a@x.org;\r\nCc: "C" <c@x.org>\r\n'
         b"Bcc: d@x.org\r\nSubject: =?utf-8?b?R3LDvA==?=\r\n =?utf-8?b?w59l?= und mehr\r\n"
         b"Date: Mon, 1 Jan 2024 23:30:00 -0500\r\nMessage-ID:   <m@x>  \r\n\r\nbody\r\n"
     )
@@ -660,7 +701,9 @@ def test_bare_lf_input_without_normalising_still_analyses() -> None:
 
 
 def test_absurd_nesting_is_cut_at_max_depth() -> None:
-    raw = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(300))
+    raw = b"".join(
+        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(300)
+    )
     raw += b"\r\nbottom\r\n"
     result = analyse(raw)
     check_analysis(raw, result)
@@ -692,15 +735,30 @@ def test_internal_error_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
 # Generated messages: the email package builds them; our structure must agree with its parse.
 
 # Letters, digits, punctuation, symbols, spaces and LF (the email package's 8bit generator chokes on C1 controls).
-_TEXTS = st.text(st.characters(whitelist_categories=("L", "N", "P", "S", "Zs"), whitelist_characters="\n"), max_size=60)
+_TEXTS = st.text(
+    st.characters(whitelist_categories=("L", "N", "P", "S", "Zs"), whitelist_characters="\n"), max_size=60
+)
 _LEAVES = st.one_of(
-    st.tuples(st.just("text"), st.sampled_from(["plain", "html"]), _TEXTS, st.sampled_from([None, "base64", "quoted-printable"])),
-    st.tuples(st.just("attachment"), st.binary(max_size=80), st.sampled_from(["a.pdf", "Résumé €.bin", 'q"uote;d.txt'])),
+    st.tuples(
+        st.just("text"),
+        st.sampled_from(["plain", "html"]),
+        _TEXTS,
+        st.sampled_from([None, "base64", "quoted-printable"]),
+    ),
+    st.tuples(
+        st.just("attachment"),
+        st.binary(max_size=80),
+        st.sampled_from(["a.pdf", "Résumé €.bin", 'q"uote;d.txt']),
+    ),
 )
 _TREES = st.recursive(
     _LEAVES,
     lambda children: st.one_of(
-        st.tuples(st.just("multipart"), st.sampled_from(["mixed", "alternative", "related"]), st.lists(children, min_size=1, max_size=3)),
+        st.tuples(
+            st.just("multipart"),
+            st.sampled_from(["mixed", "alternative", "related"]),
+            st.lists(children, min_size=1, max_size=3),
+        ),
         st.tuples(st.just("message"), children),
     ),
     max_leaves=8,
@@ -787,9 +845,31 @@ def test_generated_messages_agree_with_email_package(tree: tuple) -> None:  # ty
 
 _SAMPLES = [p.values[0] for p in STRUCTURES] + [p.values[0] for p in ENVELOPES]
 _MIME_BITS = [
-    b"\r\n", b"\n", b"\r\n\r\n", b"--", b"--b", b"--mix", b"--out--", b":", b";", b"=", b'"', b"(", b")", b"<", b">",
-    b"@", b",", b"\x00", b"\xff", b"=?utf-8?q?", b"?=", b"Content-Type: multipart/mixed; boundary=b\r\n",
-    b"Content-Type: message/rfc822\r\n", b"Content-Transfer-Encoding: base64\r\n", b"name*0*=utf-8''%",
+    b"\r\n",
+    b"\n",
+    b"\r\n\r\n",
+    b"--",
+    b"--b",
+    b"--mix",
+    b"--out--",
+    b":",
+    b";",
+    b"=",
+    b'"',
+    b"(",
+    b")",
+    b"<",
+    b">",
+    b"@",
+    b",",
+    b"\x00",
+    b"\xff",
+    b"=?utf-8?q?",
+    b"?=",
+    b"Content-Type: multipart/mixed; boundary=b\r\n",
+    b"Content-Type: message/rfc822\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"name*0*=utf-8''%",
 ]
 
 
@@ -828,7 +908,9 @@ def test_never_raises_on_normalised_mutated_messages(raw: bytes) -> None:
     check_analysis(normalised, mime._analyse(normalised))
 
 
-_LINE_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b"\x00", b"\xff"]), max_size=40).map(b"".join)
+_LINE_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b"\x00", b"\xff"]), max_size=40).map(
+    b"".join
+)
 
 
 @settings(max_examples=300)
@@ -838,6 +920,8 @@ def test_normalise_is_idempotent_and_only_touches_bare_lf(raw: bytes) -> None:
     bare_lf = raw.count(b"\n") - raw.count(b"\r\n")
     assert changed == (bare_lf > 0)
     assert len(normalised) == len(raw) + bare_lf
-    assert normalised.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")  # only CRs were added, before LFs
+    assert normalised.replace(b"\r\n", b"\n") == raw.replace(
+        b"\r\n", b"\n"
+    )  # only CRs were added, before LFs
     assert normalised.count(b"\n") == normalised.count(b"\r\n")
     assert normalise_line_endings(normalised) == (normalised, False)
