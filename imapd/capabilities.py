@@ -12,6 +12,7 @@ AFTER_LOGIN = (
     "SASL-IR",
     "LITERAL-",
     "ID",
+    "IDLE",
     "NAMESPACE",
     "UNSELECT",
     "SPECIAL-USE",

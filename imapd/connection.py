@@ -14,7 +14,8 @@ import time
 from typing import TYPE_CHECKING
 
 from imapd import parser
-from imapd.reader import CommandReader, Complete, LiteralPending, TooLarge
+from imapd.commands import refused
+from imapd.reader import CommandReader, Complete, LineTooLong, LiteralPending, TooLarge
 from imapd.responses import Bye, tagged
 from imapd.session import Session
 
@@ -45,7 +46,14 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.frames = CommandReader()
-        self.session = Session(conn_id=conn_id, peer=peer, server=server, ask=self.ask)
+        self.session = Session(
+            conn_id=conn_id,
+            peer=peer,
+            server=server,
+            ask=self.ask,
+            read_line=self.read_line,
+            end=self.shutdown,
+        )
         self.bad_commands = 0
         self._closing: str | None = None
         self._busy = False
@@ -66,7 +74,7 @@ class Connection:
                 elif isinstance(event, LiteralPending):
                     await self._literal(event)
                 elif isinstance(event, TooLarge):
-                    await self._bad(event.tag, event.what)
+                    await self._too_large(event)
             if self._closing:
                 await self.write(f"* BYE {self._closing}\r\n".encode())
         except Bye as bye:
@@ -140,6 +148,12 @@ class Connection:
         self.frames.reject_literal()
         await self.write(tagged(event.tag or "*", refusal.status, refusal.text, refusal.code))
 
+    async def _too_large(self, event: TooLarge) -> None:
+        if event.command == "APPEND":  # an upload over the literal limit: still a refusal, not BAD
+            await self.write(tagged(event.tag or "*", "NO", refused.NO_APPEND, "CANNOT"))
+            return
+        await self._bad(event.tag, event.what)
+
     async def _bad(self, tag: str | None, text: str) -> None:
         await self.write(tagged(tag or "*", "BAD", text))
         self._count_bad()
@@ -160,10 +174,17 @@ class Connection:
             raise ClientGone() from None
 
     async def ask(self, prompt: bytes) -> bytes:
-        """Send a continuation request and return the client's next line (AUTHENTICATE, IDLE)."""
+        """Send a continuation request and return the client's next line (AUTHENTICATE)."""
         await self.write(prompt)
+        return await self.read_line()
+
+    async def read_line(self) -> bytes:
+        """The client's next line, outside command framing (AUTHENTICATE data, IDLE's DONE)."""
         while True:
-            line = self.frames.read_line()
+            try:
+                line = self.frames.read_line()
+            except LineTooLong:
+                raise Bye("That line is too long.") from None
             if line is not None:
                 return line
             await self._read_more()
@@ -171,5 +192,5 @@ class Connection:
     def shutdown(self, reason: str) -> None:
         """Close with `* BYE reason`: now if the client is between commands, else right after."""
         self._closing = reason
-        if not self._busy and self._task is not None:
+        if (not self._busy or self.session.idling) and self._task is not None:
             self._task.cancel()

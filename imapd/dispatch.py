@@ -9,7 +9,7 @@ import enum
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from imapd.responses import Done, Untagged
+from imapd.responses import Continuation, Done, Untagged
 
 if TYPE_CHECKING:
     from imapd.session import Session
@@ -27,7 +27,7 @@ NOT_AUTHENTICATED = frozenset({State.NOT_AUTHENTICATED})
 AUTHENTICATED = frozenset({State.AUTHENTICATED, State.SELECTED})
 SELECTED = frozenset({State.SELECTED})
 
-Reply = Untagged | Done
+Reply = Untagged | Continuation | Done
 Handler = Callable[["Session", Any], AsyncIterator[Reply]]
 HANDLERS: dict[type, tuple[Handler, frozenset[State]]] = {}
 

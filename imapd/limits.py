@@ -18,7 +18,7 @@ MAX_LINE = 64 * 1024
 # text while staying under mox's 100 KiB and Cyrus's 128 KiB `maxliteral`.
 MAX_LITERAL = 64 * 1024
 
-# A non-synchronising literal {N+}: RFC 7888 §4 (LITERAL-) and RFC 9051 §4.3 cap it at 4096 octets;
+# A non-synchronising literal {N+}: RFC 7888 §5 (LITERAL-) and RFC 9051 §4.3 cap it at 4096 octets;
 # a larger one must be refused with BAD [TOOBIG] and its octets read and thrown away.
 MAX_NONSYNC_LITERAL = 4096
 

@@ -10,7 +10,7 @@ The connection feeds whatever the TLS socket delivers and pulls events until `ne
   except that the line end after each marker is written as CRLF and the final CRLF is left off.
 - Memory is bounded: a line never grows past `max_line`, a command past `max_command`. What passes a
   limit becomes one `TooLarge` event, and the rest of that command is read and thrown away, never
-  taken for a new command (RFC 7888 §4: a too-large non-synchronising literal is refused with BAD,
+  taken for a new command (RFC 7888 §5: a too-large non-synchronising literal is refused with BAD,
   and its octets must still be consumed).
 
 Pure: no sockets, no asyncio.
@@ -173,6 +173,8 @@ class CommandReader:
         if line is None and len(self._buf) > self._max_line + 1:
             self._start_skip_line(literals=False)
             raise LineTooLong("The line is too long.")
+        if line is not None and len(line) > self._max_line:
+            raise LineTooLong("The line is too long.")
         return line
 
     # -- lines -------------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ class CommandReader:
         if self._literals > self._max_literals:
             return self._refuse("The command has too many literals.", head, marker)
         if nonsync and size > self._max_nonsync:
-            # RFC 7888 §4: BAD [TOOBIG]; the octets follow anyway and are read and dropped.
+            # RFC 7888 §5: BAD [TOOBIG]; the octets follow anyway and are read and dropped.
             return self._refuse("A non-synchronizing literal may be at most 4096 octets.", head, marker)
         if size > self._max_literal:
             return self._refuse("The literal is too large.", head, marker)

@@ -18,6 +18,16 @@ class Untagged:
 
 
 @dataclass(frozen=True)
+class Continuation:
+    """A command continuation request, `+ text` (IDLE's "+ idling")."""
+
+    text: bytes
+
+    def to_bytes(self) -> bytes:
+        return b"+ " + self.text + b"\r\n"
+
+
+@dataclass(frozen=True)
 class Done:
     """The tagged OK's response code and text, when a handler wants more than "completed"."""
 

@@ -20,6 +20,7 @@ from typing import Any
 from imapd.connection import Connection
 from imapd.dbpool import Pools
 from imapd.throttle import Penalties
+from mailkite.events.hub import EventHub
 
 log = logging.getLogger("imapd")
 
@@ -38,15 +39,29 @@ class ServerOptions:
     idle_timeout: float = 31 * 60.0  # RFC 9051 §5.4: at least 30 minutes after login
     shutdown_grace: float = 10.0
     failure_delay: float = 2.0
+    keepalive_interval: float = 120.0  # "* OK Still here" during IDLE: mobile NAT drops silent links
+    event_poll_interval: float = 1.0  # without Redis: how often the change counters are read
+    event_reconcile_interval: float = 30.0  # with Redis: the poll that catches a lost message
 
 
 class ImapServer:
     def __init__(
-        self, *, context: ssl.SSLContext, pools: Pools, options: ServerOptions | None = None
+        self,
+        *,
+        context: ssl.SSLContext,
+        pools: Pools,
+        options: ServerOptions | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.context = context
         self.pools = pools
         self.options = options or ServerOptions()
+        self.events = EventHub(
+            run_sync=pools.run,
+            redis_url=redis_url,
+            poll_interval=self.options.event_poll_interval,
+            reconcile_interval=self.options.event_reconcile_interval,
+        )
         self.penalties = Penalties(self.options.failure_delay)
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -57,6 +72,7 @@ class ImapServer:
     async def start(self, host: str, port: int) -> list[tuple[str, int]]:
         """Bind and start accepting; returns the bound addresses (port 0 picks a free one)."""
         loop = asyncio.get_running_loop()
+        await self.events.start()
         for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
             family, kind, proto, _, address = info
             sock = socket.socket(family, kind, proto)
@@ -161,3 +177,4 @@ class ImapServer:
             _, pending = await asyncio.wait(self._tasks, timeout=self.options.shutdown_grace)
             for task in pending:
                 task.cancel()
+        await self.events.stop()

@@ -8,6 +8,7 @@ the client gets a plain NO, never the exception text.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ from imapd import capabilities, store, texts
 from imapd.dispatch import HANDLERS, State
 from imapd.render import fetch_flags
 from imapd.responses import Bad, Bye, CommandError, Done, No, Untagged, tagged
+from mailkite.events import publish as events
 
 if TYPE_CHECKING:
     from imapd.server import ImapServer
@@ -38,6 +40,8 @@ class Session:
         peer: str,
         server: ImapServer,
         ask: Callable[[bytes], Awaitable[bytes]],
+        read_line: Callable[[], Awaitable[bytes]],
+        end: Callable[[str], None],
     ) -> None:
         self.conn_id = conn_id
         self.peer = peer
@@ -45,6 +49,12 @@ class Session:
         self.pools = server.pools
         self.options = server.options
         self.ask = ask
+        self.read_line = read_line
+        self.end = end
+        self.idling = False
+        self.changed = asyncio.Event()  # set when another session or process changes the selected folder
+        self._watching: list[tuple[str, int, Callable[[str, int], None]]] = []
+        self._folder_watch: tuple[str, int, Callable[[str, int], None]] | None = None
         self.state = State.NOT_AUTHENTICATED
         self.verified: Verified | None = None
         self.view: FolderView | None = None
@@ -82,8 +92,45 @@ class Session:
 
     def deselect(self) -> None:
         self.view = None
+        if self._folder_watch is not None:
+            self.server.events.unwatch(*self._folder_watch)
+            self._folder_watch = None
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
+
+    def selected(self, view: FolderView) -> None:
+        """Make `view` the selected folder and listen for its changes from elsewhere."""
+        self.deselect()
+        self.view = view
+        self.state = State.SELECTED
+        self.changed.clear()
+        self._folder_watch = (events.FOLDER, view.info.id, self._on_folder_change)
+        self.server.events.watch(*self._folder_watch)
+
+    def logged_in(self, verified: Verified) -> None:
+        """Listen for revocation of the password and changes to its domain (DESIGN §4)."""
+        self.verified = verified
+        self.state = State.AUTHENTICATED
+        self.checked_at = time.monotonic()
+        for kind, key in ((events.CREDENTIAL, verified.app_password_id), (events.DOMAIN, verified.domain_id)):
+            self._watching.append((kind, key, self._on_credential_change))
+            self.server.events.watch(kind, key, self._on_credential_change)
+
+    def _on_folder_change(self, kind: str, key: int) -> None:
+        self.changed.set()
+
+    def _on_credential_change(self, kind: str, key: int) -> None:
+        asyncio.get_running_loop().create_task(self._revalidate())
+
+    async def _revalidate(self) -> None:
+        if self.verified is None:
+            return
+        try:
+            valid = await self.pools.run(store.still_valid, self.verified.app_password_id)
+        except Exception:  # an outage is not a revocation; the periodic re-check tries again
+            return
+        if not valid:
+            self.end(texts.REVOKED)
 
     async def pending_updates(self) -> list[Untagged]:
         """Other sessions' changes to the selected folder, as EXISTS and FETCH (FLAGS) lines.
@@ -165,7 +212,10 @@ class Session:
         self.checked_at = time.monotonic()
 
     async def close(self) -> None:
-        self.view = None
+        self.deselect()
+        for watch in self._watching:
+            self.server.events.unwatch(*watch)
+        self._watching.clear()
 
 
 __all__ = ["Bad", "Done", "No", "Session", "Untagged"]

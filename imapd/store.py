@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from mailkite.events import publish as events
 from mailkite.mail import blobstore
 from mailkite.mail.models import Folder, Message
 from passwords import service as credentials
@@ -175,6 +176,7 @@ def store_flags(
                 states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
         if changed:
             Message.objects.bulk_update(changed, ["flags", "keywords", "modseq"], batch_size=500)
+            events.publish(events.FOLDER, folder_id)
         return states, failed
 
 

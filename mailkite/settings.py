@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "channels",
     "mailkite.mail",
+    "mailkite.events",
     "passwords",
     "imapd",
 ]

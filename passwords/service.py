@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mailkite.events import publish as events
 from mailkite.mail.models import Mailbox
 from passwords import tokens
 from passwords.models import ApiKey, AppPassword
@@ -53,6 +54,7 @@ class Verified:
     app_password_id: int
     key_id: str
     mailbox_id: int
+    domain_id: int
     address: str
 
 
@@ -128,9 +130,12 @@ def create_api_key(*, owner, label: str) -> tuple[ApiKey, str]:  # type: ignore[
 
 def revoke_app_password(*, app_password: AppPassword) -> bool:
     """Revoke at once; True if it was active. Idempotent."""
-    changed = AppPassword.objects.filter(pk=app_password.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    with transaction.atomic():
+        changed = AppPassword.objects.filter(pk=app_password.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if changed:
+            events.publish(events.CREDENTIAL, app_password.pk)  # live sessions end at once
     app_password.refresh_from_db(fields=["revoked_at"])
     return bool(changed)
 
@@ -164,7 +169,11 @@ def verify_app_password(password: str) -> Verified:
     if refusal is not None:
         raise MailboxUnavailable(refusal)
     return Verified(
-        app_password_id=row.pk, key_id=row.key_id, mailbox_id=row.mailbox_id, address=row.mailbox.address
+        app_password_id=row.pk,
+        key_id=row.key_id,
+        mailbox_id=row.mailbox_id,
+        domain_id=domain.pk,
+        address=row.mailbox.address,
     )
 
 
@@ -195,7 +204,11 @@ def record_use(*, app_password_id: int, ip: str | None, client_name: str = "") -
     if client_name:
         fields["last_used_client"] = clean_client_name(client_name)
     recent = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_INTERVAL)
-    return bool(AppPassword.objects.filter(Q(pk=app_password_id) & recent).update(**fields))
+    with transaction.atomic():
+        written = bool(AppPassword.objects.filter(Q(pk=app_password_id) & recent).update(**fields))
+        # The dashboard hears of every login, even when the write is skipped (DESIGN §4).
+        events.publish(events.LOGIN, app_password_id)
+    return written
 
 
 def record_client_name(*, app_password_id: int, client_name: str) -> bool:

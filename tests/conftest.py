@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import os
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -52,11 +53,14 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 class RunningServer:
     """An ImapServer on its own loop in a background thread."""
 
-    def __init__(self, certs: Certs, options: ServerOptions) -> None:
+    def __init__(self, certs: Certs, options: ServerOptions, redis_url: str | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.pools = Pools(db_threads=4, login_threads=2, login_queue=64)
         self.server = ImapServer(
-            context=tls.server_context(certs.cert, certs.key), pools=self.pools, options=options
+            context=tls.server_context(certs.cert, certs.key),
+            pools=self.pools,
+            options=options,
+            redis_url=redis_url,
         )
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -75,7 +79,24 @@ class RunningServer:
 
 @pytest.fixture
 def imap_options() -> ServerOptions:
-    return ServerOptions(first_byte_timeout=1.0, failure_delay=0.01, shutdown_grace=2.0)
+    return ServerOptions(
+        first_byte_timeout=1.0, failure_delay=0.01, shutdown_grace=2.0, event_poll_interval=0.2
+    )
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis to test the pub/sub path against: CI starts one; elsewhere the test is skipped."""
+    import redis
+
+    url = os.environ.get("CI_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis at {url}")
+    return url
 
 
 @pytest.fixture

@@ -1,3 +1,3 @@
 """Command handlers, one module per family; importing this package registers them all."""
 
-from imapd.commands import auth, fetch, mailbox, misc, refused, search, store  # noqa: F401
+from imapd.commands import auth, fetch, idle, mailbox, misc, refused, search, store  # noqa: F401

@@ -17,7 +17,7 @@ from django.db import Error as DatabaseError
 from imapd import capabilities, store, texts
 from imapd.command import Authenticate, Login
 from imapd.dbpool import QueueFull
-from imapd.dispatch import NOT_AUTHENTICATED, Reply, State, handles
+from imapd.dispatch import NOT_AUTHENTICATED, Reply, handles
 from imapd.responses import Bad, Done, No
 from passwords import tokens
 from passwords.service import AuthenticationFailed, MailboxUnavailable
@@ -67,9 +67,7 @@ async def _authenticate(session: Session, password: bytes) -> Done:
         raise No(texts.LOGIN_BUSY, "UNAVAILABLE") from None
     except DatabaseError:
         raise No(texts.UNAVAILABLE, "UNAVAILABLE") from None
-    session.verified = verified
-    session.state = State.AUTHENTICATED
-    session.checked_at = asyncio.get_running_loop().time()
+    session.logged_in(verified)
     await session.record_use()
     return Done("Logged in", code=f"CAPABILITY {capabilities.line(True)}")
 

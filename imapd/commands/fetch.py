@@ -15,6 +15,7 @@ from imapd import render, sections, store
 from imapd.command import BodySection, Fetch, SequenceSet
 from imapd.dispatch import SELECTED, Reply, handles
 from imapd.responses import Bad, No, Untagged
+from mailkite.events import publish as events
 from mailkite.mail import flags as system_flags
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ async def _mark_seen(session: Session, view: FolderView, seqs: list[int]) -> set
     )
     for state in states:
         view.set_state(state)
+    session.server.events.dispatch(events.FOLDER, view.info.id)  # this process's other sessions
     return set(unseen)
 
 

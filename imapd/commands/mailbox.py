@@ -29,7 +29,7 @@ from imapd.command import (
     Unsubscribe,
     Xlist,
 )
-from imapd.dispatch import AUTHENTICATED, SELECTED, Reply, State, handles
+from imapd.dispatch import AUTHENTICATED, SELECTED, Reply, handles
 from imapd.responses import Done, No, Untagged
 from imapd.snapshot import FolderView
 from mailkite.mail import flags as system_flags
@@ -116,8 +116,7 @@ async def select(session: Session, command: Select | Examine) -> AsyncIterator[R
         raise No(NONEXISTENT, "NONEXISTENT")
     info, states = await session.pools.run(store.snapshot, found.id)
     view = FolderView(info, states, read_only=read_only)
-    session.view = view
-    session.state = State.SELECTED
+    session.selected(view)
     yield Untagged(b"FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)")
     yield Untagged(b"%d EXISTS" % len(view))
     yield Untagged(b"0 RECENT")

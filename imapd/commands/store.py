@@ -16,6 +16,7 @@ from imapd.commands.fetch import resolve
 from imapd.commands.search import compact
 from imapd.dispatch import SELECTED, Reply, handles
 from imapd.responses import Done, Untagged
+from mailkite.events import publish as events
 from mailkite.mail import flags as system_flags
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
         keywords=keywords,
         unchanged_since=command.unchangedsince,
     )
+    if any(state.modseq > view.highest_modseq for state in states):
+        session.server.events.dispatch(events.FOLDER, view.info.id)  # this process's other sessions
     for state in states:
         seq = view.set_state(state)
         if seq is None or (command.silent and state.uid not in failed):

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mailkite.events import publish as events
 from mailkite.mail import blobstore, mime, services
 from mailkite.mail.models import Blob, Domain, Folder, Mailbox, Message
 
@@ -126,6 +127,7 @@ def store(
             delivered_to=address,
             source_key=source_key[:200],
         )
+        events.publish(events.FOLDER, folder_row.pk)
     return Delivery(
         stored=True, address=address, folder=folder, uid=uid, size=len(data), normalised=normalised
     )

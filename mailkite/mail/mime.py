@@ -24,7 +24,7 @@ import datetime
 import email.utils
 from dataclasses import dataclass
 
-from mailkite.mail.mime_headers import Address, header_end, parse_addresses, render_envelope
+from mailkite.mail.mime_headers import Address, header_end, render_envelope
 from mailkite.mail.mime_structure import Entity, count_lines, number_sections, parse, render
 from mailkite.mail.mime_text import bytes_to_text, decode_charset, decode_transfer, header_text, html_to_text
 
@@ -83,10 +83,10 @@ def _analyse(raw: bytes) -> Analysis:
         parts=number_sections(top),
         message_id=bytes_to_text(fields.first(b"message-id") or b"").strip()[:MAX_MESSAGE_ID],
         subject=header_text(fields.first(b"subject") or b""),
-        from_text=addresses_text(parse_addresses(fields.first(b"from"))),
-        to_text=addresses_text(parse_addresses(fields.first(b"to"))),
-        cc_text=addresses_text(parse_addresses(fields.first(b"cc"))),
-        bcc_text=addresses_text(parse_addresses(fields.first(b"bcc"))),
+        from_text=addresses_text(fields.addresses(b"from")),
+        to_text=addresses_text(fields.addresses(b"to")),
+        cc_text=addresses_text(fields.addresses(b"cc")),
+        bcc_text=addresses_text(fields.addresses(b"bcc")),
         headers_text="".join(
             f"{_one_line(bytes_to_text(n))}: {_one_line(header_text(v))}\n" for n, v in fields.items
         ),

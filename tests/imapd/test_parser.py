@@ -50,11 +50,18 @@ CASES: list[tuple[str, bytes, c.Command]] = [
             "a",
             "INBOX",
             qresync=c.QResync(
-                67890007, 20050715194045000, Seq(((41, 41), (43, 211), (214, 541))), (Seq(((1, 10),)), Seq(((41, 50),)))
+                67890007,
+                20050715194045000,
+                Seq(((41, 41), (43, 211), (214, 541))),
+                (Seq(((1, 10),)), Seq(((41, 50),))),
             ),
         ),
     ),
-    ("select-qresync-short", b"a SELECT INBOX (QRESYNC (1 0))", c.Select("a", "INBOX", qresync=c.QResync(1, 0))),
+    (
+        "select-qresync-short",
+        b"a SELECT INBOX (QRESYNC (1 0))",
+        c.Select("a", "INBOX", qresync=c.QResync(1, 0)),
+    ),
     ("examine", b"a EXAMINE Sent", c.Examine("a", "Sent")),
     ("mutf7", b"a SELECT &ZeVnLIqe-", c.Select("a", "日本語")),
     ("utf8-raw", 'a SELECT "Entwürfe"'.encode(), c.Select("a", "Entwürfe")),
@@ -72,7 +79,13 @@ CASES: list[tuple[str, bytes, c.Command]] = [
         "list-extended-rfc5258",
         b'a LIST (SUBSCRIBED RECURSIVEMATCH) "" ("INBOX" "Sent*") RETURN (CHILDREN STATUS (MESSAGES UNSEEN))',
         c.List(
-            "a", "", ("INBOX", "Sent*"), ("SUBSCRIBED", "RECURSIVEMATCH"), ("CHILDREN",), ("MESSAGES", "UNSEEN"), True
+            "a",
+            "",
+            ("INBOX", "Sent*"),
+            ("SUBSCRIBED", "RECURSIVEMATCH"),
+            ("CHILDREN",),
+            ("MESSAGES", "UNSEEN"),
+            True,
         ),
     ),
     (
@@ -104,7 +117,11 @@ CASES: list[tuple[str, bytes, c.Command]] = [
     ("append-literal8", b"a APPEND Sent ~{2+}\r\n\0\1", c.Append("a", "Sent", (), None, 2, True, b"\0\1")),
     ("getquotaroot", b"a GETQUOTAROOT INBOX", c.GetQuotaRoot("a", "INBOX")),
     ("getquota", b'a GETQUOTA ""', c.GetQuota("a", "")),
-    ("setquota", b'a SETQUOTA "" (STORAGE 512 message 10)', c.SetQuota("a", "", (("STORAGE", 512), ("MESSAGE", 10)))),
+    (
+        "setquota",
+        b'a SETQUOTA "" (STORAGE 512 message 10)',
+        c.SetQuota("a", "", (("STORAGE", 512), ("MESSAGE", 10))),
+    ),
     ("myrights", b"a MYRIGHTS INBOX", c.MyRights("a", "INBOX")),
     ("getacl", b"a GETACL INBOX", c.GetAcl("a", "INBOX")),
     ("setacl", b"a SETACL INBOX fred +lrs", c.SetAcl("a", "INBOX", "fred", "+lrs")),
@@ -125,7 +142,11 @@ CASES: list[tuple[str, bytes, c.Command]] = [
     # FETCH: RFC 9051 §6.4.5, RFC 3516, RFC 7162
     ("fetch-flags", b"a FETCH 1 FLAGS", c.Fetch("a", False, S1, ("FLAGS",))),
     ("fetch-list", b"a FETCH 1 (uid rfc822.size)", c.Fetch("a", False, S1, ("UID", "RFC822.SIZE"))),
-    ("fetch-all", b"a FETCH 1 ALL", c.Fetch("a", False, S1, ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"))),
+    (
+        "fetch-all",
+        b"a FETCH 1 ALL",
+        c.Fetch("a", False, S1, ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE")),
+    ),
     ("fetch-fast", b"a FETCH 1 fast", c.Fetch("a", False, S1, ("FLAGS", "INTERNALDATE", "RFC822.SIZE"))),
     (
         "fetch-full",
@@ -139,34 +160,68 @@ CASES: list[tuple[str, bytes, c.Command]] = [
             "a",
             False,
             S1,
-            ("ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822", "RFC822.HEADER", "RFC822.TEXT", "MODSEQ", "INTERNALDATE"),
+            (
+                "ENVELOPE",
+                "BODY",
+                "BODYSTRUCTURE",
+                "RFC822",
+                "RFC822.HEADER",
+                "RFC822.TEXT",
+                "MODSEQ",
+                "INTERNALDATE",
+            ),
         ),
     ),
     ("fetch-dedupe", b"a FETCH 1 (FLAGS FLAGS)", c.Fetch("a", False, S1, ("FLAGS",))),
     ("fetch-body-all", b"a FETCH 1 BODY[]", c.Fetch("a", False, S1, (Sec(),))),
-    ("fetch-peek", b"a FETCH 1 BODY.PEEK[TEXT]", c.Fetch("a", False, S1, (Sec(peek=True, specifier="TEXT"),))),
+    (
+        "fetch-peek",
+        b"a FETCH 1 BODY.PEEK[TEXT]",
+        c.Fetch("a", False, S1, (Sec(peek=True, specifier="TEXT"),)),
+    ),
     ("fetch-part", b"a FETCH 1 BODY[1.2.3]", c.Fetch("a", False, S1, (Sec(part=(1, 2, 3)),))),
     ("fetch-mime", b"a FETCH 1 BODY[2.MIME]", c.Fetch("a", False, S1, (Sec(part=(2,), specifier="MIME"),))),
-    ("fetch-part-header", b"a FETCH 1 BODY[3.HEADER]", c.Fetch("a", False, S1, (Sec(part=(3,), specifier="HEADER"),))),
+    (
+        "fetch-part-header",
+        b"a FETCH 1 BODY[3.HEADER]",
+        c.Fetch("a", False, S1, (Sec(part=(3,), specifier="HEADER"),)),
+    ),
     (
         "fetch-header-fields",
         b"a FETCH 1 BODY.PEEK[HEADER.FIELDS (From Subject)]<0.1024>",
-        c.Fetch("a", False, S1, (Sec(True, specifier="HEADER.FIELDS", fields=("From", "Subject"), partial=(0, 1024)),)),
+        c.Fetch(
+            "a",
+            False,
+            S1,
+            (Sec(True, specifier="HEADER.FIELDS", fields=("From", "Subject"), partial=(0, 1024)),),
+        ),
     ),
     (
         "fetch-header-fields-not",
         b"a FETCH 1 BODY[header.fields.not (X-Spam)]",
         c.Fetch("a", False, S1, (Sec(specifier="HEADER.FIELDS.NOT", fields=("X-Spam",)),)),
     ),
-    ("fetch-binary", b"a FETCH 1 BINARY[1]<5.10>", c.Fetch("a", False, S1, (Sec(binary=True, part=(1,), partial=(5, 10)),))),
+    (
+        "fetch-binary",
+        b"a FETCH 1 BINARY[1]<5.10>",
+        c.Fetch("a", False, S1, (Sec(binary=True, part=(1,), partial=(5, 10)),)),
+    ),
     ("fetch-binary-peek", b"a FETCH 1 BINARY.PEEK[]", c.Fetch("a", False, S1, (Sec(True, True),))),
-    ("fetch-binary-size", b"a FETCH 1 BINARY.SIZE[1.1]", c.Fetch("a", False, S1, (Sec(False, True, True, (1, 1)),))),
+    (
+        "fetch-binary-size",
+        b"a FETCH 1 BINARY.SIZE[1.1]",
+        c.Fetch("a", False, S1, (Sec(False, True, True, (1, 1)),)),
+    ),
     (
         "uid-fetch-changedsince-vanished",
         b"a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)",
         c.Fetch("a", True, ANY, ("FLAGS",), 12345, True),
     ),
-    ("fetch-changedsince-0-ios", b"a FETCH 1:* FLAGS (CHANGEDSINCE 0)", c.Fetch("a", False, ANY, ("FLAGS",), 0)),
+    (
+        "fetch-changedsince-0-ios",
+        b"a FETCH 1:* FLAGS (CHANGEDSINCE 0)",
+        c.Fetch("a", False, ANY, ("FLAGS",), 0),
+    ),
     ("fetch-star", b"a FETCH * UID", c.Fetch("a", False, Seq(((None, None),)), ("UID",))),
     # STORE: RFC 9051 §6.4.6, RFC 7162 §3.1.3
     ("store-set", b"a STORE 1 FLAGS (\\Seen)", c.Store("a", False, S1, "set", ("\\Seen",))),
@@ -176,7 +231,11 @@ CASES: list[tuple[str, bytes, c.Command]] = [
         b"a UID STORE 1:3 +flags.silent (\\SEEN $Junk)",
         c.Store("a", True, Seq(((1, 3),)), "add", ("\\Seen", "$Junk"), True),
     ),
-    ("store-remove-bare", b"a STORE 1 -FLAGS \\Flagged NonJunk", c.Store("a", False, S1, "remove", ("\\Flagged", "NonJunk"))),
+    (
+        "store-remove-bare",
+        b"a STORE 1 -FLAGS \\Flagged NonJunk",
+        c.Store("a", False, S1, "remove", ("\\Flagged", "NonJunk")),
+    ),
     (
         "store-unchangedsince",
         b"a STORE 1 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)",
@@ -229,10 +288,25 @@ CASES: list[tuple[str, bytes, c.Command]] = [
     ("search-keyword", b"a SEARCH KEYWORD $Junk", c.Search("a", False, c.SearchFlag("$Junk"))),
     ("search-unkeyword", b"a SEARCH UNKEYWORD $Junk", c.Search("a", False, c.SearchFlag("$Junk", False))),
     ("search-from", b'a SEARCH FROM "alice"', c.Search("a", False, c.SearchHeader("FROM", "alice"))),
-    ("search-subject-atom", b"a SEARCH subject hello", c.Search("a", False, c.SearchHeader("SUBJECT", "hello"))),
-    ("search-bcc", b"a SEARCH BCC x CC y TO z", c.Search("a", False, c.SearchAnd(
-        (c.SearchHeader("BCC", "x"), c.SearchHeader("CC", "y"), c.SearchHeader("TO", "z"))))),
-    ("search-header", b'a SEARCH HEADER Message-ID "<x@y>"', c.Search("a", False, c.SearchHeader("MESSAGE-ID", "<x@y>"))),
+    (
+        "search-subject-atom",
+        b"a SEARCH subject hello",
+        c.Search("a", False, c.SearchHeader("SUBJECT", "hello")),
+    ),
+    (
+        "search-bcc",
+        b"a SEARCH BCC x CC y TO z",
+        c.Search(
+            "a",
+            False,
+            c.SearchAnd((c.SearchHeader("BCC", "x"), c.SearchHeader("CC", "y"), c.SearchHeader("TO", "z"))),
+        ),
+    ),
+    (
+        "search-header",
+        b'a SEARCH HEADER Message-ID "<x@y>"',
+        c.Search("a", False, c.SearchHeader("MESSAGE-ID", "<x@y>")),
+    ),
     ("search-body", b"a SEARCH BODY invoice", c.Search("a", False, c.SearchBody("invoice"))),
     ("search-text", b"a SEARCH TEXT invoice", c.Search("a", False, c.SearchText("invoice"))),
     (
@@ -240,12 +314,32 @@ CASES: list[tuple[str, bytes, c.Command]] = [
         b"a SEARCH CHARSET UTF-8 SUBJECT {6}\r\nd\xc3\xa9j\xc3\xa0",
         c.Search("a", False, c.SearchHeader("SUBJECT", "déjà"), "UTF-8"),
     ),
-    ("search-since", b"a SEARCH SINCE 1-Feb-2024", c.Search("a", False, c.SearchDate("since", date(2024, 2, 1)))),
-    ("search-before-quoted", b'a SEARCH BEFORE "01-feb-2024"', c.Search("a", False, c.SearchDate("before", date(2024, 2, 1)))),
+    (
+        "search-since",
+        b"a SEARCH SINCE 1-Feb-2024",
+        c.Search("a", False, c.SearchDate("since", date(2024, 2, 1))),
+    ),
+    (
+        "search-before-quoted",
+        b'a SEARCH BEFORE "01-feb-2024"',
+        c.Search("a", False, c.SearchDate("before", date(2024, 2, 1))),
+    ),
     ("search-on", b"a SEARCH ON 29-Feb-2024", c.Search("a", False, c.SearchDate("on", date(2024, 2, 29)))),
-    ("search-sentsince", b"a SEARCH SENTSINCE 1-Jan-2020", c.Search("a", False, c.SearchDate("since", date(2020, 1, 1), True))),
-    ("search-sentbefore", b"a SEARCH SENTBEFORE 1-Jan-2020", c.Search("a", False, c.SearchDate("before", date(2020, 1, 1), True))),
-    ("search-senton", b"a SEARCH SENTON 1-Jan-2020", c.Search("a", False, c.SearchDate("on", date(2020, 1, 1), True))),
+    (
+        "search-sentsince",
+        b"a SEARCH SENTSINCE 1-Jan-2020",
+        c.Search("a", False, c.SearchDate("since", date(2020, 1, 1), True)),
+    ),
+    (
+        "search-sentbefore",
+        b"a SEARCH SENTBEFORE 1-Jan-2020",
+        c.Search("a", False, c.SearchDate("before", date(2020, 1, 1), True)),
+    ),
+    (
+        "search-senton",
+        b"a SEARCH SENTON 1-Jan-2020",
+        c.Search("a", False, c.SearchDate("on", date(2020, 1, 1), True)),
+    ),
     ("search-larger", b"a SEARCH LARGER 1000", c.Search("a", False, c.SearchSize("larger", 1000))),
     ("search-smaller", b"a SEARCH SMALLER 10", c.Search("a", False, c.SearchSize("smaller", 10))),
     ("search-modseq", b"a SEARCH MODSEQ 620162338", c.Search("a", False, c.SearchModSeq(620162338))),
@@ -254,7 +348,11 @@ CASES: list[tuple[str, bytes, c.Command]] = [
         b'a SEARCH MODSEQ "/flags/\\\\draft" all 620162338',
         c.Search("a", False, c.SearchModSeq(620162338, "/flags/\\draft", "all")),
     ),
-    ("search-return-esearch", b"a SEARCH RETURN (MIN MAX COUNT) ALL", c.Search("a", False, ALL, returns=("MIN", "MAX", "COUNT"))),
+    (
+        "search-return-esearch",
+        b"a SEARCH RETURN (MIN MAX COUNT) ALL",
+        c.Search("a", False, ALL, returns=("MIN", "MAX", "COUNT")),
+    ),
     ("search-return-empty", b"a SEARCH RETURN () ALL", c.Search("a", False, ALL, returns=())),
     ("search-return-save", b"a UID SEARCH RETURN (SAVE) SEEN", c.Search("a", True, SEEN, returns=("SAVE",))),
     ("search-charset-ascii", b"a SEARCH CHARSET us-ascii ALL", c.Search("a", False, ALL)),
@@ -270,14 +368,24 @@ CASES: list[tuple[str, bytes, c.Command]] = [
         c.Sort(
             "a",
             True,
-            tuple(c.SortCriterion(k) for k in ("DISPLAYFROM", "DISPLAYTO", "CC", "DATE", "FROM", "SIZE", "TO")),
+            tuple(
+                c.SortCriterion(k) for k in ("DISPLAYFROM", "DISPLAYTO", "CC", "DATE", "FROM", "SIZE", "TO")
+            ),
             "US-ASCII",
             SEEN,
         ),
     ),
-    ("esort", b"a SORT RETURN (COUNT) (DATE) UTF-8 ALL", c.Sort("a", False, (c.SortCriterion("DATE"),), "UTF-8", ALL, ("COUNT",))),
+    (
+        "esort",
+        b"a SORT RETURN (COUNT) (DATE) UTF-8 ALL",
+        c.Sort("a", False, (c.SortCriterion("DATE"),), "UTF-8", ALL, ("COUNT",)),
+    ),
     ("thread-references", b"a THREAD REFERENCES UTF-8 ALL", c.Thread("a", False, "REFERENCES", "UTF-8", ALL)),
-    ("uid-thread-orderedsubject", b"a UID THREAD orderedsubject US-ASCII SEEN", c.Thread("a", True, "ORDEREDSUBJECT", "US-ASCII", SEEN)),
+    (
+        "uid-thread-orderedsubject",
+        b"a UID THREAD orderedsubject US-ASCII SEEN",
+        c.Thread("a", True, "ORDEREDSUBJECT", "US-ASCII", SEEN),
+    ),
 ]
 
 
@@ -300,7 +408,12 @@ BAD: list[tuple[str, bytes, str | None, str]] = [
     ("no-tag", b"+q7z NOOP", None, "The command must start with a valid tag."),
     ("only-tag", b"q7z", "q7z", "The command name is missing."),
     ("unknown", b"a q7z", "a", UNKNOWN),
-    ("uid-unknown", b"a UID q7z 1", "a", "UID must be followed by COPY, MOVE, FETCH, SEARCH, SORT, THREAD, STORE or EXPUNGE."),
+    (
+        "uid-unknown",
+        b"a UID q7z 1",
+        "a",
+        "UID must be followed by COPY, MOVE, FETCH, SEARCH, SORT, THREAD, STORE or EXPUNGE.",
+    ),
     ("noop-args", b"a NOOP q7z", "a", "NOOP takes no arguments."),
     ("capability-args", b"a CAPABILITY q7z", "a", "CAPABILITY takes no arguments."),
     ("login-missing-password", b"a LOGIN q7z", "a", "LOGIN needs a user name and a password."),
@@ -311,10 +424,18 @@ BAD: list[tuple[str, bytes, str | None, str]] = [
     ("auth-bad-base64", b"a AUTHENTICATE PLAIN q7z!", "a", "The initial response is not valid base64."),
     ("id-odd", b'a ID ("q7z")', "a", "ID needs NIL or a list of up to 30 field and value pairs."),
     ("id-nil-field", b'a ID (NIL "q7z")', "a", "ID needs NIL or a list of up to 30 field and value pairs."),
-    ("id-too-many", b"a ID (" + b" ".join(b'"k%d" "q7z"' % i for i in range(31)) + b")", "a",
-     "ID needs NIL or a list of up to 30 field and value pairs."),
-    ("id-field-too-long", b'a ID ("k" "' + b"q7z" * 400 + b'")', "a",
-     "ID needs NIL or a list of up to 30 field and value pairs."),
+    (
+        "id-too-many",
+        b"a ID (" + b" ".join(b'"k%d" "q7z"' % i for i in range(31)) + b")",
+        "a",
+        "ID needs NIL or a list of up to 30 field and value pairs.",
+    ),
+    (
+        "id-field-too-long",
+        b'a ID ("k" "' + b"q7z" * 400 + b'")',
+        "a",
+        "ID needs NIL or a list of up to 30 field and value pairs.",
+    ),
     ("fetch-zero", b"a FETCH 0 q7z", "a", SEQ),
     ("fetch-zero-range", b"a FETCH 1:0 FLAGS", "a", SEQ),
     ("fetch-bad-set", b"a FETCH 1,q7z FLAGS", "a", SEQ),
@@ -330,31 +451,70 @@ BAD: list[tuple[str, bytes, str | None, str]] = [
     ("fetch-part-zero", b"a FETCH 1 BODY[0] q7z", "a", SECTION),
     ("fetch-header-colon", b"a FETCH 1 BODY[HEADER.FIELDS (q7z:)]", "a", SECTION),
     ("fetch-peek-without-section", b"a FETCH 1 BODY.PEEK q7z", "a", "A FETCH data item is not valid."),
-    ("fetch-vanished-no-uid", b"a FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED)", "a", "VANISHED needs UID FETCH with CHANGEDSINCE."),
-    ("fetch-vanished-alone", b"a UID FETCH 1 FLAGS (VANISHED)", "a", "VANISHED needs UID FETCH with CHANGEDSINCE."),
+    (
+        "fetch-vanished-no-uid",
+        b"a FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED)",
+        "a",
+        "VANISHED needs UID FETCH with CHANGEDSINCE.",
+    ),
+    (
+        "fetch-vanished-alone",
+        b"a UID FETCH 1 FLAGS (VANISHED)",
+        "a",
+        "VANISHED needs UID FETCH with CHANGEDSINCE.",
+    ),
     ("fetch-modifier", b"a FETCH 1 FLAGS (q7z)", "a", "A FETCH modifier is not supported."),
     ("uid-fetch-usage", b"a UID FETCH 1", "a", "UID FETCH needs a message set and data items."),
     ("store-recent", b"a STORE 1 +FLAGS (\\Recent q7z)", "a", FLAG),
     ("store-unknown-system-flag", b"a STORE 1 +FLAGS \\q7z", "a", FLAG),
     ("store-wildcard", b"a STORE 1 +FLAGS (\\*)", "a", FLAG),
-    ("store-bad-item", b"a STORE 1 q7z (\\Seen)", "a", "STORE needs a message set, FLAGS, +FLAGS or -FLAGS, and flags."),
-    ("store-no-flags", b"a STORE 1 FLAGS", "a", "STORE needs a message set, FLAGS, +FLAGS or -FLAGS, and flags."),
+    (
+        "store-bad-item",
+        b"a STORE 1 q7z (\\Seen)",
+        "a",
+        "STORE needs a message set, FLAGS, +FLAGS or -FLAGS, and flags.",
+    ),
+    (
+        "store-no-flags",
+        b"a STORE 1 FLAGS",
+        "a",
+        "STORE needs a message set, FLAGS, +FLAGS or -FLAGS, and flags.",
+    ),
     ("store-long-keyword", b"a STORE 1 +FLAGS " + b"q7z" * 50, "a", FLAG),
     ("store-modifier", b"a STORE 1 (q7z 1) FLAGS ()", "a", "A STORE modifier is not supported."),
     ("copy-no-mailbox", b"a COPY 1", "a", "COPY needs a message set and a mailbox name."),
     ("mailbox-control-char", b"a SELECT {4}\r\nq7z\n", "a", "The mailbox name is not valid."),
     ("mailbox-bad-utf8", b'a SELECT "q7z\xff"', "a", "The mailbox name is not valid."),
-    ("select-param", b"a SELECT INBOX (q7z)", "a", "Only the CONDSTORE and QRESYNC parameters are supported."),
-    ("select-qresync-zero-uidvalidity", b"a SELECT INBOX (QRESYNC (0 1))", "a", "A number in the command is not valid."),
+    (
+        "select-param",
+        b"a SELECT INBOX (q7z)",
+        "a",
+        "Only the CONDSTORE and QRESYNC parameters are supported.",
+    ),
+    (
+        "select-qresync-zero-uidvalidity",
+        b"a SELECT INBOX (QRESYNC (0 1))",
+        "a",
+        "A number in the command is not valid.",
+    ),
     ("list-selection", b'a LIST (q7z) "" *', "a", "A LIST selection option is not supported."),
-    ("list-recursivematch-alone", b'a LIST (RECURSIVEMATCH) "" q7z', "a", "A LIST selection option is not supported."),
+    (
+        "list-recursivematch-alone",
+        b'a LIST (RECURSIVEMATCH) "" q7z',
+        "a",
+        "A LIST selection option is not supported.",
+    ),
     ("list-return", b'a LIST "" * RETURN (q7z)', "a", "A LIST return option is not supported."),
     ("list-missing-pattern", b'a LIST "q7z"', "a", "LIST needs a reference and a mailbox pattern."),
     ("status-item", b"a STATUS INBOX (q7z)", "a", "A STATUS item is not supported."),
     ("status-empty", b"a STATUS INBOX ()", "a", "STATUS needs a mailbox name and a list of status items."),
     ("append-no-literal", b"a APPEND INBOX q7z", "a", "A literal in the command is not valid."),
-    ("append-two-messages", b"a APPEND INBOX {1+}\r\nq {3+}\r\nq7z", "a",
-     "APPEND needs a mailbox name, optional flags and date, and one message literal."),
+    (
+        "append-two-messages",
+        b"a APPEND INBOX {1+}\r\nq {3+}\r\nq7z",
+        "a",
+        "APPEND needs a mailbox name, optional flags and date, and one message literal.",
+    ),
     ("append-bad-date", b'a APPEND INBOX "31-Feb-2024 10:00:00 +0000" {3+}\r\nq7z', "a", DATE),
     ("append-bad-zone", b'a APPEND INBOX "1-Feb-2024 10:00:00 q7z" {1+}\r\nx', "a", DATE),
     ("search-empty", b"a SEARCH", "a", "SEARCH needs search keys."),
@@ -365,9 +525,19 @@ BAD: list[tuple[str, bytes, str | None, str]] = [
     ("search-unclosed", b"a SEARCH (SEEN q7z", "a", KEY),
     ("search-empty-group", b"a SEARCH () q7z", "a", "SEARCH needs search keys."),
     ("search-return", b"a SEARCH RETURN (q7z) ALL", "a", "A SEARCH return option is not supported."),
-    ("search-bad-utf8", b'a SEARCH CHARSET UTF-8 BODY "q7z\xc3"', "a", "A search string is not valid in its charset."),
+    (
+        "search-bad-utf8",
+        b'a SEARCH CHARSET UTF-8 BODY "q7z\xc3"',
+        "a",
+        "A search string is not valid in its charset.",
+    ),
     ("search-too-deep", b"a SEARCH " + b"NOT " * 100 + b"q7z", "a", "The search is nested too deeply."),
-    ("search-too-deep-parens", b"a SEARCH " + b"(" * 100 + b"q7z" + b")" * 100, "a", "The search is nested too deeply."),
+    (
+        "search-too-deep-parens",
+        b"a SEARCH " + b"(" * 100 + b"q7z" + b")" * 100,
+        "a",
+        "The search is nested too deeply.",
+    ),
     ("sort-criterion", b"a SORT (q7z) UTF-8 ALL", "a", "A SORT criterion is not supported."),
     ("sort-reverse-alone", b"a SORT (REVERSE) UTF-8 q7z", "a", "A SORT criterion is not supported."),
     ("sort-no-charset", b"a SORT (DATE)", "a", "SORT needs sort criteria, a charset and search keys."),
@@ -405,8 +575,13 @@ def test_unknown_command_is_distinguishable() -> None:
 
 PREFIXES = [
     ("plain", b"a APPEND Sent {310}", c.Append("a", "Sent", (), None, 310)),
-    ("flags-date", b'a append "Sent" (\\Seen) "05-Mar-2024 08:00:00 -0500" {99}', c.Append(
-        "a", "Sent", ("\\Seen",), datetime(2024, 3, 5, 8, 0, tzinfo=timezone(timedelta(hours=-5))), 99)),
+    (
+        "flags-date",
+        b'a append "Sent" (\\Seen) "05-Mar-2024 08:00:00 -0500" {99}',
+        c.Append(
+            "a", "Sent", ("\\Seen",), datetime(2024, 3, 5, 8, 0, tzinfo=timezone(timedelta(hours=-5))), 99
+        ),
+    ),
     ("literal-mailbox", b"a APPEND {4}\r\nSent {7}", c.Append("a", "Sent", (), None, 7)),
     ("literal8", b"a APPEND Sent ~{7}", c.Append("a", "Sent", (), None, 7, binary=True)),
 ]
@@ -417,7 +592,9 @@ def test_parse_append_prefix(prefix: bytes, expected: c.Append) -> None:
     assert parse_append_prefix(prefix) == expected
 
 
-@pytest.mark.parametrize("prefix", [b"a LOGIN {4}", b"a SEARCH TEXT {4}", b"a APPEND Sent", b"+ APPEND x {1}"])
+@pytest.mark.parametrize(
+    "prefix", [b"a LOGIN {4}", b"a SEARCH TEXT {4}", b"a APPEND Sent", b"+ APPEND x {1}"]
+)
 def test_parse_append_prefix_refuses_others(prefix: bytes) -> None:
     with pytest.raises(ParseError):
         parse_append_prefix(prefix)
@@ -438,8 +615,10 @@ def test_command_name(data: bytes, name: str | None) -> None:
     ("section", "name"),
     [
         (Sec(), "BODY[]"),
-        (Sec(peek=True, specifier="HEADER.FIELDS", fields=("FROM", "SUBJECT"), partial=(0, 100)),
-         "BODY[HEADER.FIELDS (FROM SUBJECT)]<0>"),
+        (
+            Sec(peek=True, specifier="HEADER.FIELDS", fields=("FROM", "SUBJECT"), partial=(0, 100)),
+            "BODY[HEADER.FIELDS (FROM SUBJECT)]<0>",
+        ),
         (Sec(part=(1, 2), specifier="MIME"), "BODY[1.2.MIME]"),
         (Sec(part=(3,), partial=(100, 50)), "BODY[3]<100>"),
         (Sec(peek=True, binary=True, part=(1,)), "BINARY[1]"),

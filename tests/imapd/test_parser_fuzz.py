@@ -3,6 +3,8 @@ clean ParseError, never another exception (STYLE.md "Tests that read like the pr
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,18 +15,21 @@ from imapd.reader import CommandReader, Complete, Event, LiteralPending, TooLarg
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Pieces of real commands, so that random joins reach deep into the parsers.
+# fmt: off
 TOKENS = [
-    b"a1", b"*", b" ", b"  ", b"\r\n", b"\n", b"(", b")", b"[", b"]", b"<", b">", b".", b"{", b"}", b"+", b"~",
-    b'"', b"\\", b"$", b"%", b"1", b"0", b"2:4", b"1:*", b"4294967296", b"99999999999999999999999",
+    b"a1", b"*", b" ", b"  ", b"\r\n", b"\n", b"(", b")", b"[", b"]", b"<", b">", b".", b"{", b"}", b"+",
+    b"~", b'"', b"\\", b"$", b"%", b"1", b"0", b"2:4", b"1:*", b"4294967296", b"99999999999999999999999",
     b"UID", b"FETCH", b"STORE", b"SEARCH", b"SORT", b"THREAD", b"COPY", b"MOVE", b"EXPUNGE", b"APPEND",
-    b"LOGIN", b"AUTHENTICATE", b"SELECT", b"EXAMINE", b"LIST", b"LSUB", b"XLIST", b"STATUS", b"ID", b"ENABLE",
-    b"CREATE", b"RENAME", b"SETACL", b"SETQUOTA", b"GETQUOTA", b"NIL", b"RETURN", b"CHARSET", b"UTF-8",
-    b"BODY", b"BODY.PEEK", b"BINARY", b"BINARY.SIZE", b"HEADER", b"HEADER.FIELDS", b"HEADER.FIELDS.NOT",
-    b"TEXT", b"MIME", b"FLAGS", b"+FLAGS.SILENT", b"\\Seen", b"\\Recent", b"$Junk", b"OR", b"NOT", b"ALL",
-    b"SINCE", b"1-Feb-2024", b'"1-Feb-2024 10:00:00 +0100"', b"MODSEQ", b"CHANGEDSINCE", b"VANISHED",
-    b"UNCHANGEDSINCE", b"QRESYNC", b"CONDSTORE", b"REVERSE", b"DATE", b"REFERENCES", b"INBOX", b"&ZeVnLIqe-",
-    b"&", b"{3}\r\nabc", b"{3+}\r\nabc", b"{9}\r\nab", b"~{1}\r\nx", b"\xc3\xa9", b"\xff", b"\x00", b"=",
+    b"LOGIN", b"AUTHENTICATE", b"SELECT", b"EXAMINE", b"LIST", b"LSUB", b"XLIST", b"STATUS", b"ID",
+    b"ENABLE", b"CREATE", b"RENAME", b"SETACL", b"SETQUOTA", b"GETQUOTA", b"NIL", b"RETURN", b"CHARSET",
+    b"UTF-8", b"BODY", b"BODY.PEEK", b"BINARY", b"BINARY.SIZE", b"HEADER", b"HEADER.FIELDS",
+    b"HEADER.FIELDS.NOT", b"TEXT", b"MIME", b"FLAGS", b"+FLAGS.SILENT", b"\\Seen", b"\\Recent", b"$Junk",
+    b"OR", b"NOT", b"ALL", b"SINCE", b"1-Feb-2024", b'"1-Feb-2024 10:00:00 +0100"', b"MODSEQ",
+    b"CHANGEDSINCE", b"VANISHED", b"UNCHANGEDSINCE", b"QRESYNC", b"CONDSTORE", b"REVERSE", b"DATE",
+    b"REFERENCES", b"INBOX", b"&ZeVnLIqe-", b"&", b"{3}\r\nabc", b"{3+}\r\nabc", b"{9}\r\nab", b"~{1}\r\nx",
+    b"\xc3\xa9", b"\xff", b"\x00", b"=",
 ]
+# fmt: on
 
 command_bytes = st.lists(st.sampled_from(TOKENS), max_size=30).map(b"".join)
 
@@ -74,7 +79,10 @@ def test_token_soup_parses_or_fails_cleanly(data: bytes) -> None:
 
 
 @FAST
-@given(st.sampled_from([b"FETCH 1 ", b"SEARCH ", b"STORE 1 ", b"LIST ", b"SELECT ", b"APPEND x ", b"ID "]), command_bytes)
+@given(
+    st.sampled_from([b"FETCH 1 ", b"SEARCH ", b"STORE 1 ", b"LIST ", b"SELECT ", b"APPEND x ", b"ID "]),
+    command_bytes,
+)
 def test_command_with_random_arguments(name: bytes, rest: bytes) -> None:
     outcome(b"t " + name + rest)
 
@@ -113,7 +121,7 @@ def test_sequence_set_resolve_is_normalised(seq: c.SequenceSet, largest: int) ->
     resolved = seq.resolve(largest)
     for low, high in resolved:
         assert 1 <= low <= high <= largest
-    for (_, high), (low, _) in zip(resolved, resolved[1:], strict=False):
+    for (_, high), (low, _) in itertools.pairwise(resolved):
         assert high + 1 < low  # sorted, disjoint and not even adjacent (merged)
     members = {n for low, high in resolved for n in range(low, high + 1)}
     for n in range(0, largest + 2):

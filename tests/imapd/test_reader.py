@@ -26,7 +26,7 @@ def drain(reader: CommandReader, *, accept: bool = True) -> list[Event]:
     return events
 
 
-def run(stream: bytes, chunks: list[int] | None = None, **limits: int) -> list[Event]:
+def run(stream: bytes, chunks: list[int] | None = None, /, **limits: int) -> list[Event]:
     reader = CommandReader(**limits)
     events: list[Event] = []
     pos = 0
@@ -41,7 +41,11 @@ def run(stream: bytes, chunks: list[int] | None = None, **limits: int) -> list[E
 STREAMS = [
     ("one", b"a1 NOOP\r\n", [Complete(b"a1 NOOP")]),
     ("no-line-end-yet", b"a1 NOOP", []),
-    ("pipelined-ios", b'A3 NAMESPACE\r\nA4 LIST "" "*"\r\n', [Complete(b"A3 NAMESPACE"), Complete(b'A4 LIST "" "*"')]),
+    (
+        "pipelined-ios",
+        b'A3 NAMESPACE\r\nA4 LIST "" "*"\r\n',
+        [Complete(b"A3 NAMESPACE"), Complete(b'A4 LIST "" "*"')],
+    ),
     ("stray-crlf-ios", b"\r\nB41 UID MOVE 1 Sent\r\n\r\n\r\n", [Complete(b"B41 UID MOVE 1 Sent")]),
     ("blank-line-with-spaces", b"  \r\na NOOP\r\n", [Complete(b"a NOOP")]),
     ("bare-lf", b"a NOOP\nb CHECK\r\n", [Complete(b"a NOOP"), Complete(b"b CHECK")]),
@@ -105,7 +109,12 @@ def test_every_two_way_split(cut: int) -> None:
 # -- limits: one TooLarge, the rest of that command discarded, the next command intact ---------------
 
 LIMITS = [
-    ("line", b"a1 SEARCH " + b"x" * 60 + b"\r\nb NOOP\r\n", {"max_line": 50}, [TooLarge("a1", LINE, "SEARCH")]),
+    (
+        "line",
+        b"a1 SEARCH " + b"x" * 60 + b"\r\nb NOOP\r\n",
+        {"max_line": 50},
+        [TooLarge("a1", LINE, "SEARCH")],
+    ),
     ("line-no-tag", b"x" * 60 + b"\r\nb NOOP\r\n", {"max_line": 50}, [TooLarge(None, LINE)]),
     (
         "nonsync-over-4096-rfc7888",
@@ -180,7 +189,7 @@ def test_long_line_refused_before_its_end() -> None:
 
 
 def test_literal_octets_are_never_commands() -> None:
-    """RFC 7888 §4: a refused non-synchronising literal is read and dropped, not executed."""
+    """RFC 7888 §5: a refused non-synchronising literal is read and dropped, not executed."""
     payload = b"x\r\nevil LOGOUT\r\n".ljust(4097, b"z")
     events = run(b"a LOGIN {4097+}\r\n" + payload + b"\r\nb NOOP\r\n")
     assert events == [TooLarge("a", A, "LOGIN"), Complete(b"b NOOP")]
@@ -242,4 +251,12 @@ def test_read_line_too_long() -> None:
     with pytest.raises(LineTooLong):
         reader.read_line()
     reader.feed(b"xx {5+}\r\nDONE\r\n")  # no literal is skipped after a continuation line
+    assert reader.read_line() == b"DONE"
+
+
+def test_read_line_whole_line_too_long() -> None:
+    reader = CommandReader(max_line=10)
+    reader.feed(b"x" * 20 + b"\r\nDONE\r\n")
+    with pytest.raises(LineTooLong):
+        reader.read_line()
     assert reader.read_line() == b"DONE"

@@ -97,6 +97,27 @@ def _read_quoted(data: bytes, position: int) -> tuple[Node, int]:
         position += 1
 
 
+def test_reader_accepts_imap_syntax_and_rejects_what_breaks_clients() -> None:
+    assert read_sexp(b'(("a" NIL 12)("b\\"q" {4}\r\nx\r\ny) "mixed")') == [
+        [b"a", None, 12],
+        [b'b"q', b"x\r\ny"],
+        b"mixed",
+    ]
+    for bad in (
+        b'("a\nb")',
+        b'("caf\xc3\xa9")',
+        b'("a""b")',
+        b'("a" NIL',
+        b'("a") x',
+        b"(FOO)",
+        b"({9}\r\nab)",
+    ):
+        with pytest.raises((SexpError, ValueError)):
+            read_sexp(bad)
+    with pytest.raises(AssertionError):
+        check_body(read_sexp(b'("text" "plain" NIL NIL NIL "7bit" 3)'), extended=False)  # text needs lines
+
+
 # ---------------------------------------------------------------------------------------------------
 # Shape checks against the RFC 3501 grammar (body, body-type-*, envelope, address).
 
@@ -159,6 +180,7 @@ def check_body(node: Node, extended: bool) -> None:
         else:
             assert len(rest) == 1, rest
         return
+    assert len(node) >= 7, node
     maintype, subtype, params, cid, desc, encoding, size = node[:7]
     assert isinstance(maintype, bytes) and isinstance(subtype, bytes)
     _check_params(params)
@@ -166,12 +188,13 @@ def check_body(node: Node, extended: bool) -> None:
     assert isinstance(size, int) and size >= 0
     rest = node[7:]
     if (maintype.lower(), subtype.lower()) == (b"message", b"rfc822"):
+        assert len(rest) >= 3, node
         check_envelope(rest[0])
         check_body(rest[1], extended)
         assert isinstance(rest[2], int) and rest[2] >= 0
         rest = rest[3:]
     elif maintype.lower() == b"text":
-        assert isinstance(rest[0], int) and rest[0] >= 0
+        assert rest and isinstance(rest[0], int) and rest[0] >= 0, node
         rest = rest[1:]
     if extended:
         assert len(rest) == 4, rest
@@ -203,9 +226,10 @@ def check_analysis(raw: bytes, result: Analysis) -> None:
     assert 0 <= result.header_length <= len(raw)
     assert result.parts, "every message has at least part 1"
     for part in result.parts.values():
-        assert 0 <= part["start"] <= part["body"] <= part["end"] <= len(raw), part  # type: ignore[operator]
+        start, body, end = (_offset(part, key) for key in ("start", "body", "end"))
+        assert 0 <= start <= body <= end <= len(raw), part
         if "inner_header_end" in part:
-            assert part["body"] <= part["inner_header_end"] <= part["end"]  # type: ignore[operator]
+            assert body <= _offset(part, "inner_header_end") <= end
 
 
 def _offset(part: dict[str, object], key: str) -> int:
@@ -223,12 +247,13 @@ def body_section(raw: bytes, result: Analysis, spec: str) -> bytes:
     section, _, what = spec.rpartition(".")
     if what in ("MIME", "HEADER", "TEXT"):
         part = result.parts[section]
-        start, body, end = part["start"], part["body"], part["end"]
-        inner = part.get("inner_header_end")
-        bounds = {"MIME": (start, body), "HEADER": (body, inner), "TEXT": (inner, end)}[what]
-        return raw[bounds[0] : bounds[1]]  # type: ignore[misc]
+        start, body, end = (_offset(part, key) for key in ("start", "body", "end"))
+        if what == "MIME":
+            return raw[start:body]
+        inner = _offset(part, "inner_header_end")
+        return raw[body:inner] if what == "HEADER" else raw[inner:end]
     part = result.parts[spec]
-    return raw[part["body"] : part["end"]]  # type: ignore[misc]
+    return raw[_offset(part, "body") : _offset(part, "end")]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -807,7 +832,7 @@ def _email_sections(message: email.message.Message, prefix: str = "") -> dict[st
         return _children_sections(message, prefix)
     sections = {prefix + "1": message}
     if message.get_content_type() == "message/rfc822":
-        sections.update(_email_sections(message.get_payload(0), prefix + "1."))
+        sections.update(_email_sections(cast(email.message.Message, message.get_payload(0)), prefix + "1."))
     return sections
 
 
@@ -819,7 +844,7 @@ def _children_sections(message: email.message.Message, prefix: str) -> dict[str,
         if child.get_content_maintype() == "multipart":
             sections.update(_children_sections(child, section + "."))
         elif child.get_content_type() == "message/rfc822":
-            sections.update(_email_sections(child.get_payload(0), section + "."))
+            sections.update(_email_sections(cast(email.message.Message, child.get_payload(0)), section + "."))
     return sections
 
 
@@ -835,15 +860,17 @@ def test_generated_messages_agree_with_email_package(tree: tuple) -> None:  # ty
         ours = result.parts[section]
         assert ours["type"] == part.get_content_type()
         if part.get_content_maintype() not in ("multipart", "message"):
-            data = raw[ours["body"] : ours["end"]]  # type: ignore[misc]
+            data = raw[_offset(ours, "body") : _offset(ours, "end")]
             decoded = decode_transfer(data, str(ours["encoding"]))
-            assert decoded.replace(b"\r\n", b"\n") == part.get_payload(decode=True).replace(b"\r\n", b"\n")
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            assert decoded.replace(b"\r\n", b"\n") == payload.replace(b"\r\n", b"\n")
 
 
 # ---------------------------------------------------------------------------------------------------
 # Property tests: never raise, ranges valid, line-ending normalisation
 
-_SAMPLES = [p.values[0] for p in STRUCTURES] + [p.values[0] for p in ENVELOPES]
+_SAMPLES = [cast(bytes, p.values[0]) for p in STRUCTURES + ENVELOPES]
 _MIME_BITS = [
     b"\r\n",
     b"\n",

@@ -50,7 +50,7 @@ class Command(BaseCommand):
         pools = Pools(
             db_threads=config.db_pool_size, login_threads=config.login_workers, login_queue=config.login_queue
         )
-        server = ImapServer(context=context, pools=pools)
+        server = ImapServer(context=context, pools=pools, redis_url=config.redis_url)
         try:
             bound = await server.start(options["host"], options["port"])
         except OSError as error:
