@@ -96,7 +96,7 @@ def test_flag_change_by_another_connection_reaches_the_idler(connect, account, d
 def test_updates_wait_for_idle_noop_not_for_fetch(connect, account, demo_mail):
     reader, other = selected_client(connect, account), selected_client(connect, account)
     other.store(b"1", "+FLAGS", "(\\Flagged)")
-    typ, data = reader.fetch(b"3", "(UID)")
+    _, data = reader.fetch(b"3", "(UID)")
     assert data == [b"3 (UID 3)"]  # nothing else interleaved into the FETCH response
     reader.noop()
     assert reader.untagged_responses.get("FETCH") == [b"1 (FLAGS (\\Flagged))"]
