@@ -10,6 +10,7 @@ from mailkite import config as _config
 
 CONFIG = _config.load()
 _config.check_production(CONFIG)
+CONFIG.data_dir.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
 
 BASE_DIR = _config.BASE_DIR
 DEBUG = CONFIG.debug

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 from mailkite.mail.mime_headers import Address, header_end, render_envelope
 from mailkite.mail.mime_structure import Entity, count_lines, number_sections, parse, render
-from mailkite.mail.mime_text import bytes_to_text, decode_charset, decode_transfer, header_text, html_to_text
+from mailkite.mail.mime_text import (
+    bytes_to_text,
+    decode_charset,
+    decode_transfer,
+    header_text,
+    html_to_text,
+    storable,
+)
 
 MAX_BODY_TEXT = 1 << 20  # characters of body text kept for SEARCH BODY/TEXT
 MAX_TEXT_PART_INPUT = 16 << 20  # encoded octets of one text part decoded for search (bounds the work)
@@ -46,6 +53,20 @@ def normalise_line_endings(raw: bytes) -> tuple[bytes, bool]:
 
 @dataclass(frozen=True)
 class Analysis:
+    """What FETCH and SEARCH need, computed once at ingest.
+
+    - envelope / body / bodystructure: the rendered FETCH values (BODY has no extension data).
+    - header_length: octets of the top-level header including its empty line, so BODY[HEADER] is
+      raw[:header_length] and BODY[TEXT] raw[header_length:]; len(raw) when there is no empty line.
+    - parts: IMAP section ("1", "1.2", ...) -> {"start", "body", "end", "type", "encoding", "charset"},
+      with raw[start:body] = BODY[n.MIME] and raw[body:end] = BODY[n]; message/rfc822 parts also have
+      "inner_header_end" (BODY[n.HEADER] = raw[body:inner_header_end], BODY[n.TEXT] the rest). The body
+      of a single-part message, top-level or encapsulated, has start == body. "charset" is set for
+      text/* only ("us-ascii" when unstated), "type" and "encoding" are lower case. JSON-serialisable.
+    - the *_text fields and subject are decoded (RFC 2047, 8-bit headers as UTF-8 or else Latin-1);
+      sent_date and date are None when the Date header is absent or unparseable.
+    """
+
     envelope: bytes
     body: bytes
     bodystructure: bytes
@@ -75,22 +96,24 @@ def _analyse(raw: bytes) -> Analysis:
     top = parse(raw)
     fields = top.fields
     date = parse_date(fields.first(b"date"))
+    # Every str is made storable: PostgreSQL refuses NUL in text and JSONB, and a NUL in a header
+    # must not make delivery fail.
     return Analysis(
         envelope=render_envelope(fields),
         body=render(top, extended=False),
         bodystructure=render(top, extended=True),
         header_length=top.body,
         parts=number_sections(top),
-        message_id=bytes_to_text(fields.first(b"message-id") or b"").strip()[:MAX_MESSAGE_ID],
-        subject=header_text(fields.first(b"subject") or b""),
-        from_text=addresses_text(fields.addresses(b"from")),
-        to_text=addresses_text(fields.addresses(b"to")),
-        cc_text=addresses_text(fields.addresses(b"cc")),
-        bcc_text=addresses_text(fields.addresses(b"bcc")),
-        headers_text="".join(
-            f"{_one_line(bytes_to_text(n))}: {_one_line(header_text(v))}\n" for n, v in fields.items
+        message_id=storable(bytes_to_text(fields.first(b"message-id") or b"")).strip()[:MAX_MESSAGE_ID],
+        subject=storable(header_text(fields.first(b"subject") or b"")),
+        from_text=storable(addresses_text(fields.addresses(b"from"))),
+        to_text=storable(addresses_text(fields.addresses(b"to"))),
+        cc_text=storable(addresses_text(fields.addresses(b"cc"))),
+        bcc_text=storable(addresses_text(fields.addresses(b"bcc"))),
+        headers_text=storable(
+            "".join(f"{_one_line(bytes_to_text(n))}: {_one_line(header_text(v))}\n" for n, v in fields.items)
         ),
-        body_text=body_text(raw, top),
+        body_text=storable(body_text(raw, top)),
         sent_date=date.date() if date else None,
         date=date,
     )

@@ -28,6 +28,7 @@ from mailkite.mail.mime_headers import (
     render_envelope,
     render_params,
 )
+from mailkite.mail.mime_text import storable
 
 # Limits against abuse. Real mail nests a handful of levels and rarely has more than a few hundred parts;
 # these bound the recursion depth (well under Python's default limit) and the size of BODYSTRUCTURE.
@@ -238,8 +239,8 @@ def _record(entity: Entity, start: int) -> dict[str, object]:
         "body": entity.body,
         "end": entity.end,
         "type": entity.media_type,
-        "encoding": entity.encoding.decode("latin-1"),
-        "charset": None if charset is None else charset.decode("utf-8", "replace"),
+        "encoding": storable(entity.encoding.decode("latin-1")),
+        "charset": None if charset is None else storable(charset.decode("utf-8", "replace")),
     }
     if entity.inner is not None:
         record["inner_header_end"] = entity.inner.body

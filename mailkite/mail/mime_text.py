@@ -32,6 +32,17 @@ def decode_charset(data: bytes, charset: str | None) -> str:
         return data.decode("utf-8", "replace")
 
 
+def storable(text: str) -> str:
+    """`text` fit for a PostgreSQL text or JSONB column: no NUL, no lone surrogates (both are refused)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def bytes_to_text(value: bytes) -> str:
     """Raw header bytes as text: UTF-8 when valid (RFC 6532), else Latin-1, which cannot fail."""
     try:

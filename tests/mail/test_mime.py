@@ -225,6 +225,12 @@ def check_analysis(raw: bytes, result: Analysis) -> None:
     assert strip_extensions(structure) == read_sexp(result.body)
     assert 0 <= result.header_length <= len(raw)
     assert result.parts, "every message has at least part 1"
+    texts = [result.message_id, result.subject, result.from_text, result.to_text, result.cc_text]
+    texts += [result.bcc_text, result.headers_text, result.body_text]
+    texts += [str(value) for part in result.parts.values() for value in part.values()]
+    for text in texts:  # storable in PostgreSQL text / JSONB
+        assert "\x00" not in text
+        text.encode("utf-8")
     for part in result.parts.values():
         start, body, end = (_offset(part, key) for key in ("start", "body", "end"))
         assert 0 <= start <= body <= end <= len(raw), part
@@ -672,6 +678,22 @@ def test_eight_bit_subject_is_decoded() -> None:
     assert analyse("Subject: Grüße\r\n\r\n".encode()).subject == "Grüße"
     assert analyse(b"Subject: caf\xe9\r\n\r\n").subject == "café"
     assert analyse(b"From: Andr\xe9 <a@x.org>\r\n\r\n").from_text == "André <a@x.org>"
+
+
+def test_text_fields_are_storable_in_postgresql() -> None:
+    """PostgreSQL text and JSONB refuse NUL (and psycopg cannot encode lone surrogates)."""
+    raw = (
+        b"Subject: a\x00b\r\nFrom: N\x00ame <a@x.org>\r\nX-Odd: =?utf-7?q?+2D3-?=\r\n"
+        b'Content-Type: text/plain; charset="ut\x00f-7"\r\nContent-Transfer-Encoding: 7\x00bit\r\n\r\nbo\x00dy +2D3-'
+    )
+    result = analyse(raw)
+    texts = [result.message_id, result.subject, result.from_text, result.headers_text, result.body_text]
+    texts += [str(value) for part in result.parts.values() for value in part.values()]
+    for text in texts:
+        assert "\x00" not in text
+        text.encode("utf-8")  # no lone surrogates
+    assert result.subject == "ab"
+    assert b"{3}\r\na\x00b" in result.envelope  # IMAP still gets the bytes as stored, as a literal
 
 
 def test_body_text() -> None:
