@@ -3,6 +3,8 @@
 This is the only module that reads from or writes to a client stream. It turns bytes into
 commands with the pure reader and parser, hands each command to the session, and writes the
 replies the session yields. Pipelined commands are processed in order; nothing buffered is lost.
+After COMPRESS DEFLATE (RFC 4978) every byte both ways goes through imapd.compress, and the
+output is flushed once per response batch: when the command or the event loop next waits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from imapd import parser
 from imapd.commands import refused
+from imapd.compress import CorruptStream, Deflate
 from imapd.reader import CommandReader, Complete, LineTooLong, LiteralPending, TooLarge
 from imapd.responses import Bye, tagged
 from imapd.session import Session
@@ -58,6 +61,8 @@ class Connection:
         self._closing: str | None = None
         self._busy = False
         self._task: asyncio.Task[None] | None = None
+        self.codec: Deflate | None = None  # set once COMPRESS DEFLATE is active
+        self._flush_scheduled = False
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -93,11 +98,17 @@ class Connection:
                 await self.write(b"* BYE Internal server error, please reconnect\r\n")
         finally:
             await self.session.close()
+            with contextlib.suppress(Exception):
+                self._flush()
             self.writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.writer.wait_closed(), 5)
 
     async def _read_more(self) -> None:
+        self._flush()  # the client must hold every response before we wait for its next line
+        if self.codec is not None and self.codec.backlog:
+            self.frames.feed(self._inflate(b""))
+            return
         timeout = self.session.timeout()
         try:
             data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
@@ -105,12 +116,22 @@ class Connection:
             raise Bye("Idle for too long, closing the connection.") from None
         if not data:
             raise ClientGone()
-        self.frames.feed(data)
+        self.frames.feed(self._inflate(data) if self.codec is not None else data)
+
+    def _inflate(self, data: bytes) -> bytes:
+        assert self.codec is not None
+        try:
+            return self.codec.inflate(data, READ_SIZE)
+        except CorruptStream:
+            raise Bye("The compressed stream could not be read.") from None
 
     async def _execute(self, data: bytes) -> None:
         started = time.perf_counter()
         try:
             command = parser.parse(data)
+        except parser.BadCharset as error:  # RFC 9051 §6.4.4: NO, naming the charsets we know
+            await self.write(tagged(error.tag or "*", "NO", error.text, "BADCHARSET (US-ASCII UTF-8)"))
+            return
         except parser.ParseError as error:
             await self._bad(error.tag, error.text)
             return
@@ -134,6 +155,10 @@ class Connection:
                 (time.perf_counter() - started) * 1000,
                 sent,
             )
+        if self.session.start_compression:  # the tagged OK went out plain; all after it is compressed
+            self.session.start_compression = False
+            self.session.compressed = True
+            self.codec = Deflate()
         if outcome == "BAD":
             self._count_bad()
         if self.session.logged_out:
@@ -167,11 +192,23 @@ class Connection:
     # -- what handlers may use --------------------------------------------------------------
 
     async def write(self, data: bytes) -> None:
+        if self.codec is not None:
+            data = self.codec.compress(data)
+            if not self._flush_scheduled:  # one flush per batch: when this task next waits
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
+            if not data:
+                return
         self.writer.write(data)
         try:
             await asyncio.wait_for(self.writer.drain(), 300)  # Dovecot's and mox's 5-minute write timeout
         except (ConnectionError, TimeoutError):
             raise ClientGone() from None
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.codec is not None and self.codec.unflushed and not self.writer.is_closing():
+            self.writer.write(self.codec.flush())
 
     async def ask(self, prompt: bytes) -> bytes:
         """Send a continuation request and return the client's next line (AUTHENTICATE)."""

@@ -61,3 +61,20 @@ MAX_KEYWORD_LENGTH = 128
 # Patterns in one LIST-EXTENDED command (RFC 5258 §3 allows a parenthesised list). Clients send one
 # or two; the cap bounds the handler's matching work.
 MAX_LIST_PATTERNS = 32
+
+# Distinct keywords per folder, and per message. At Dovecot, 3,000 new keywords in one mailbox stall
+# every other session of it for seconds and 10,000 for minutes, the cost growing quadratically
+# (IMAP-NOTES "Abuse seen at other servers"). Real use is a handful: Thunderbird's five $label
+# tags plus user tags, Apple Mail's colour flags, $Forwarded, $MDNSent, $Junk/$NotJunk. 256 per
+# folder is fifty times that, and keeps the folder's keyword list (sent in every SELECT's FLAGS
+# line) under ~33 KiB at MAX_KEYWORD_LENGTH. A message carrying more than 64 keywords is abuse,
+# not mail. Past either cap STORE answers NO [LIMIT], and SELECT drops \* from PERMANENTFLAGS
+# once the folder is full (RFC 9051 §7.1).
+MAX_KEYWORDS_PER_FOLDER = 256
+MAX_KEYWORDS_PER_MESSAGE = 64
+
+# QUOTA (RFC 9208) cannot say "no limit": every resource in a QUOTA response carries one. MailKite
+# enforces none, so GETQUOTA reports the real usage against these nominal limits, chosen far above
+# any real mailbox (1 TiB, 100 million messages) so no client ever warns that it is nearly full.
+QUOTA_STORAGE_KIB = 1024**3
+QUOTA_MESSAGES = 100_000_000

@@ -30,6 +30,17 @@ def nstring(value: bytes | str | None) -> bytes:
     return b"NIL" if value is None else string(value)
 
 
+def compact_set(numbers: Iterable[int]) -> str:
+    """Sorted numbers as a sequence set, e.g. [1, 2, 3, 7] -> "1:3,7" (RFC 9051 §9 sequence-set)."""
+    ranges: list[list[int]] = []
+    for n in numbers:
+        if ranges and ranges[-1][1] == n - 1:
+            ranges[-1][1] = n
+        elif not ranges or ranges[-1][1] != n:
+            ranges.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}:{b}" for a, b in ranges)
+
+
 def plist(items: Iterable[bytes]) -> bytes:
     """A parenthesised list of already-rendered items."""
     return b"(" + b" ".join(items) + b")"

@@ -19,13 +19,14 @@ from django.db import Error as DatabaseError
 import imapd.commands  # noqa: F401  (registers every handler)
 from imapd import capabilities, store, texts
 from imapd.dispatch import HANDLERS, State
-from imapd.render import fetch_flags
+from imapd.render import compact_set, fetch_flags
 from imapd.responses import Bad, Bye, CommandError, Done, No, Untagged, tagged
 from mailkite.events import publish as events
 
 if TYPE_CHECKING:
     from imapd.server import ImapServer
     from imapd.snapshot import FolderView
+    from imapd.store import MessageState
     from passwords.service import Verified
 
 log = logging.getLogger("imapd")
@@ -62,6 +63,10 @@ class Session:
         self.logged_out = False
         self.checked_at = 0.0
         self.saved_search: list[int] = []
+        self.enabled: set[str] = set()  # ENABLE'd extensions, in their advertised spelling
+        self.condstore = False  # a CONDSTORE enabling command was seen (RFC 7162 §3.1)
+        self.start_compression = False  # set by COMPRESS; the connection acts after the tagged OK
+        self.compressed = False
 
     # -- facts the connection asks about -------------------------------------------------------
 
@@ -84,6 +89,15 @@ class Session:
         from imapd.commands import refused
 
         return refused.literal_refusal(self, prefix, size)
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    @property
+    def rev2(self) -> bool:
+        """ENABLE IMAP4rev2 was sent: ESEARCH answers, no RECENT (RFC 9051 Appendix E)."""
+        return "IMAP4rev2" in self.enabled
 
     @property
     def mailbox_id(self) -> int:
@@ -126,11 +140,11 @@ class Session:
         if self.verified is None:
             return
         try:
-            valid = await self.pools.run(store.still_valid, self.verified.app_password_id)
+            refusal = await self.pools.run(store.session_refusal, self.verified.app_password_id)
         except Exception:  # an outage is not a revocation; the periodic re-check tries again
             return
-        if not valid:
-            self.end(texts.REVOKED)
+        if refusal is not None:
+            self.end(texts.ascii_only(refusal))
 
     async def pending_updates(self) -> list[Untagged]:
         """Other sessions' changes to the selected folder, as EXISTS and FETCH (FLAGS) lines.
@@ -140,14 +154,27 @@ class Session:
         view = self.view
         if view is None:
             return []
-        info, changes = await self.pools.run(store.changes_since, view.info.id, view.highest_modseq)
-        update = view.apply(info, changes)
+        info, changes, gone = await self.pools.run(store.changes_since, view.info.id, view.highest_modseq)
         replies = []
+        # Expunges first, then EXISTS, then FETCH: sequence numbers stay right at every line.
+        removed = view.remove(gone)
+        if removed and self.qresync:  # RFC 7162 §3.2.10: VANISHED instead of EXPUNGE
+            replies.append(Untagged(b"VANISHED " + compact_set([uid for uid, _ in removed]).encode()))
+        else:
+            replies.extend(Untagged(b"%d EXPUNGE" % seq) for _, seq in removed)
+        update = view.apply(info, changes)
         if update.exists is not None:
             replies.append(Untagged(b"%d EXISTS" % update.exists))
         for seq, state in update.flag_changes:
-            replies.append(Untagged(b"%d FETCH (" % seq + fetch_flags(state) + b")"))
+            replies.append(Untagged(b"%d FETCH (" % seq + self.fetch_flags_items(state) + b")"))
         return replies
+
+    def fetch_flags_items(self, state: MessageState, *, flags: bool = True) -> bytes:
+        """FLAGS for an unsolicited FETCH, with UID and MODSEQ once CONDSTORE is on (RFC 7162 §3.1)."""
+        parts = [fetch_flags(state)] if flags else []
+        if self.condstore:
+            parts.append(b"UID %d MODSEQ (%d)" % (state.uid, state.modseq))
+        return b" ".join(parts)
 
     async def record_use(self, *, force_client: bool = False) -> None:
         """Last-used: at most one write a minute per password (DESIGN §4); an ID name always."""
@@ -207,8 +234,9 @@ class Session:
         """Sessions re-check their password every few minutes in case a revocation event was lost."""
         if self.verified is None or time.monotonic() - self.checked_at < RECHECK_SECONDS:
             return
-        if not await self.pools.run(store.still_valid, self.verified.app_password_id):
-            raise Bye("This app-password was revoked or its domain can no longer use IMAP.")
+        refusal = await self.pools.run(store.session_refusal, self.verified.app_password_id)
+        if refusal is not None:
+            raise Bye(texts.ascii_only(refusal))
         self.checked_at = time.monotonic()
 
     async def close(self) -> None:

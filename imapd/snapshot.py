@@ -1,7 +1,9 @@
 """A session's view of its selected folder: UIDs, flags and modseqs in arrays.
 
 Nothing is ever expunged through IMAP and UIDs only go up, so a session's message sequence
-numbers are positions in its UID array: seq n is uids[n-1]. The view changes only when the
+numbers are positions in its UID array: seq n is uids[n-1]. The rare expunge from elsewhere
+(retention, account deletion: an Expunged tombstone) is removed by `remove()` when the session
+reports it, as EXPUNGE or VANISHED. The view changes only when the
 session applies updates (on NOOP, CHECK, IDLE, SELECT, STATUS), never in the middle of a
 FETCH, SEARCH or STORE, so sequence numbers stay stable while a client iterates.
 """
@@ -65,6 +67,20 @@ class FolderView:
         else:
             self.keywords.pop(state.uid, None)
         return seq
+
+    def remove(self, uids: list[int]) -> list[tuple[int, int]]:
+        """Drop expunged UIDs; returns (uid, sequence number at its removal) in EXPUNGE order."""
+        removed: list[tuple[int, int]] = []
+        for uid in uids:
+            seq = self.seq_of(uid)
+            if seq is None:
+                continue
+            del self.uids[seq - 1]
+            del self.flags[seq - 1]
+            del self.modseqs[seq - 1]
+            self.keywords.pop(uid, None)
+            removed.append((uid, seq))
+        return removed
 
     def apply(self, info: FolderInfo, changes: list[MessageState]) -> Update:
         """Merge changes read since highest_modseq; new UIDs append, others update flags."""

@@ -11,11 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from imapd import limits
 from mailkite.events import publish as events
 from mailkite.mail import blobstore
-from mailkite.mail.models import Folder, Message
+from mailkite.mail.models import Expunged, Folder, Message
 from passwords import service as credentials
 
 Row = dict[str, Any]
@@ -31,6 +32,7 @@ class FolderInfo:
     highest_modseq: int
     messages: int
     size: int
+    keywords: tuple[str, ...] = ()  # every keyword ever stored in the folder (FLAGS, the cap)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ def still_valid(app_password_id: int) -> bool:
     return credentials.is_still_valid(app_password_id)
 
 
+def session_refusal(app_password_id: int) -> str | None:
+    return credentials.session_refusal(app_password_id)
+
+
 def _info(folder: Folder) -> FolderInfo:
     return FolderInfo(
         id=folder.pk,
@@ -62,6 +68,7 @@ def _info(folder: Folder) -> FolderInfo:
         highest_modseq=folder.highest_modseq,
         messages=folder.message_count,
         size=folder.total_size,
+        keywords=tuple(folder.keywords.split()),
     )
 
 
@@ -91,8 +98,9 @@ def snapshot(folder_id: int) -> tuple[FolderInfo, list[MessageState]]:
         return info, [_state(*row) for row in rows]
 
 
-def changes_since(folder_id: int, modseq: int) -> tuple[FolderInfo, list[MessageState]]:
-    """Messages added or changed after `modseq`, in UID order, with the folder's counters."""
+def changes_since(folder_id: int, modseq: int) -> tuple[FolderInfo, list[MessageState], list[int]]:
+    """Messages added or changed after `modseq`, in UID order, with the folder's counters, and
+    the UIDs expunged (by retention or account deletion, never by IMAP) after `modseq`."""
     with transaction.atomic():
         info = _info(Folder.objects.get(pk=folder_id))
         rows = (
@@ -100,7 +108,13 @@ def changes_since(folder_id: int, modseq: int) -> tuple[FolderInfo, list[Message
             .order_by("uid")
             .values_list("uid", "flags", "keywords", "modseq")
         )
-        return info, [_state(*row) for row in rows]
+        return info, [_state(*row) for row in rows], vanished(folder_id, modseq)
+
+
+def vanished(folder_id: int, modseq: int) -> list[int]:
+    """UIDs of the folder's tombstones newer than `modseq`, ascending (QRESYNC's VANISHED)."""
+    rows = Expunged.objects.filter(folder_id=folder_id, modseq__gt=modseq).order_by("uid")
+    return list(dict.fromkeys(rows.values_list("uid", flat=True)))
 
 
 def _chunks(uids: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -129,14 +143,28 @@ def read_blob(sha256: str) -> bytes:
     return blobstore.get(sha256)
 
 
-def _bump_modseq(folder_id: int) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE mail_folder SET highest_modseq = highest_modseq + 1 WHERE id = %s "
-            "RETURNING highest_modseq",
-            [folder_id],
-        )
-        return int(cursor.fetchone()[0])
+class KeywordLimit(Exception):
+    """A STORE would pass the keyword cap of the folder or of a message (imapd.limits)."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"keyword limit of the {scope}")
+        self.scope = scope  # "folder" or "message"
+
+
+def _admit_keywords(folder_id: int, keywords: Sequence[str], *, record: bool = True) -> list[str]:
+    """The keywords in the folder's own spelling, recording new ones; under the folder's row lock.
+
+    IMAP keywords are case-insensitive, so "$label1" and "$Label1" are one keyword: the first
+    spelling stored wins. Raises KeywordLimit when new keywords would pass the folder's cap."""
+    known = Folder.objects.filter(pk=folder_id).values_list("keywords", flat=True).get().split()
+    spelling = {word.lower(): word for word in known}
+    new = [word for word in dict.fromkeys(keywords) if word.lower() not in spelling]
+    if new and record:
+        if len(known) + len(new) > limits.MAX_KEYWORDS_PER_FOLDER:
+            raise KeywordLimit("folder")
+        Folder.objects.filter(pk=folder_id).update(keywords=" ".join(known + new))
+        spelling.update((word.lower(), word) for word in new)
+    return [spelling.get(word.lower(), word) for word in keywords]
 
 
 def store_flags(
@@ -150,11 +178,19 @@ def store_flags(
 ) -> tuple[list[MessageState], list[int]]:
     """Apply a STORE: mode is "set", "add" or "remove". Returns (new states of the messages that
     exist, UIDs that failed UNCHANGEDSINCE). One modseq is taken for the whole operation, under
-    the folder's row lock, and only rows whose flags really change get it."""
+    the folder's row lock, and only rows whose flags really change get it; a STORE that changes
+    nothing leaves HIGHESTMODSEQ alone."""
     if not uids:
         return [], []
     with transaction.atomic():
-        modseq = _bump_modseq(folder_id)
+        # The folder's row lock first (a no-op on SQLite, whose IMMEDIATE transactions serialise
+        # writers); the next modseq is only taken if something really changes.
+        locked = (
+            Folder.objects.select_for_update().filter(pk=folder_id).values_list("highest_modseq", flat=True)
+        )
+        modseq = locked[0] + 1
+        if keywords:
+            keywords = _admit_keywords(folder_id, keywords, record=mode != "remove")
         current = message_rows(folder_id, uids, ["id", "flags", "keywords", "modseq"])
         states: list[MessageState] = []
         failed: list[int] = []
@@ -167,6 +203,8 @@ def store_flags(
                 states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
                 continue
             new_bits, new_keywords = _apply(mode, row["flags"], old_keywords, bits, keywords)
+            if len(new_keywords) > max(len(old_keywords), limits.MAX_KEYWORDS_PER_MESSAGE):
+                raise KeywordLimit("message")  # rolls back the whole STORE, modseq included
             if new_bits != row["flags"] or new_keywords != old_keywords:
                 changed.append(
                     Message(id=row["id"], flags=new_bits, keywords=" ".join(new_keywords), modseq=modseq)
@@ -175,6 +213,7 @@ def store_flags(
             else:
                 states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
         if changed:
+            Folder.objects.filter(pk=folder_id).update(highest_modseq=modseq)
             Message.objects.bulk_update(changed, ["flags", "keywords", "modseq"], batch_size=500)
             events.publish(events.FOLDER, folder_id)
         return states, failed
@@ -204,10 +243,26 @@ def record_client_name(app_password_id: int, name: str) -> None:
 
 def search(folder_id: int, query: Any, max_uid: int) -> list[int]:
     """UIDs of the messages matching a compiled SEARCH query, up to the session's last UID."""
+    return [row[0] for row in search_rows(folder_id, query, max_uid, ())]
+
+
+def search_rows(folder_id: int, query: Any, max_uid: int, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(uid, *columns) of the messages matching a compiled SEARCH query, in UID order: what
+    SEARCH with MODSEQ, SORT and THREAD need, in one query."""
     from django.db.models import Value
     from django.db.models.functions import Concat
 
     rows = Message.objects.filter(folder_id=folder_id, uid__lte=max_uid)
     if "keywords_padded" in str(query):
         rows = rows.annotate(keywords_padded=Concat(Value(" "), "keywords", Value(" ")))
-    return list(rows.filter(query).order_by("uid").values_list("uid", flat=True))
+    return list(rows.filter(query).order_by("uid").values_list("uid", *columns))
+
+
+def usage(mailbox_id: int) -> tuple[int, int]:
+    """(octets, messages) stored in all of a mailbox's folders: the QUOTA root's usage."""
+    from django.db.models import Sum
+
+    totals = Folder.objects.filter(mailbox_id=mailbox_id).aggregate(
+        size=Sum("total_size"), messages=Sum("message_count")
+    )
+    return int(totals["size"] or 0), int(totals["messages"] or 0)

@@ -8,7 +8,10 @@ API_KEY_GIVEN = "That is an API key, not an IMAP app-password. " + AUTH_FAILED
 NO_MAILBOX = "No mailbox - the domain must be MX-verified and not on zero-retention. {reason}."
 UNAVAILABLE = "The mail store is temporarily unavailable; please try again in a minute."
 LOGIN_BUSY = "Too many logins are waiting; please try again in a minute."
-REVOKED = "This app-password was revoked or its domain can no longer use IMAP."
+
+
+def ascii_only(text: str) -> str:
+    return text.encode("ascii", "replace").decode("ascii")
 
 
 def no_mailbox(reason: str) -> str:

@@ -39,9 +39,12 @@ RAW_ITEMS = {
 }
 
 
-def resolve(view: FolderView, sequence: SequenceSet, *, uid: bool) -> list[int]:
+def resolve(view: FolderView, sequence: SequenceSet, *, uid: bool, saved: Sequence[int] = ()) -> list[int]:
     """Sequence numbers the set names. UID sets skip UIDs that do not exist (RFC 9051 §6.4.8);
-    a message sequence number past the end is an error."""
+    a message sequence number past the end is an error. "$" is the saved SEARCH result, kept as
+    UIDs (RFC 5182 §2.1), so it skips messages that are gone."""
+    if sequence.saved:
+        return sorted(seq for seq in (view.seq_of(u) for u in saved) if seq is not None)
     if uid:
         largest = view.uids[-1] if len(view) else 0
         seqs: list[int] = []
@@ -81,8 +84,18 @@ def _needs(command: Fetch) -> tuple[set[str], bool, bool]:
 async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
     view = session.view
     assert view is not None
-    seqs = resolve(view, command.sequence, uid=command.uid)
+    if command.vanished and not session.qresync:
+        raise Bad("VANISHED needs ENABLE QRESYNC first.")  # RFC 7162 §3.2.6
+    if command.changedsince is not None or "MODSEQ" in command.items:
+        session.condstore = True  # CONDSTORE enabling commands (RFC 7162 §3.1)
+    seqs = resolve(view, command.sequence, uid=command.uid, saved=session.saved_search)
+    if command.changedsince is not None:  # RFC 7162 §3.1.4; CHANGEDSINCE 0 (iOS) means every message
+        seqs = [seq for seq in seqs if view.modseqs[seq - 1] > command.changedsince]
+        if command.vanished:
+            for reply in await _vanished(session, view, command):
+                yield reply
     columns, needs_blobs, sets_seen = _needs(command)
+    gone: list[int] = []
     sets_seen = sets_seen and not view.read_only
     for start in range(0, len(seqs), BATCH):
         batch = seqs[start : start + BATCH]
@@ -100,8 +113,26 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
         )
         for seq, uid in zip(batch, uids, strict=True):
             row = rows.get(uid, {})
+            if columns and not row:  # expunged elsewhere (retention) and not yet reported
+                gone.append(uid)
+                continue
             raw = blobs.get(row.get("blob_id", ""), b"")
-            yield Untagged(b"%d FETCH (" % seq + _items(view, command, seq, row, raw, seq in seen_now) + b")")
+            items = _items(view, command, seq, row, raw, seq in seen_now, session.condstore)
+            yield Untagged(b"%d FETCH (" % seq + items + b")")
+    if gone:  # RFC 9051 §7.1: the rest was sent; NOOP will report the expunge
+        raise No("Some of those messages were deleted meanwhile; NOOP shows which.", "EXPUNGEISSUED")
+
+
+async def _vanished(session: Session, view: FolderView, command: Fetch) -> list[Untagged]:
+    """RFC 7162 §3.2.6: `VANISHED (EARLIER)` for the set's UIDs expunged after CHANGEDSINCE."""
+    assert command.changedsince is not None
+    largest = view.uidnext - 1
+    gone = await session.pools.run(store.vanished, view.info.id, command.changedsince)
+    if command.sequence.saved:
+        gone = [uid for uid in gone if uid in set(session.saved_search)]
+    else:
+        gone = [uid for uid in gone if command.sequence.contains(uid, largest)]
+    return [Untagged(b"VANISHED (EARLIER) " + render.compact_set(gone).encode())] if gone else []
 
 
 def _read_blobs(shas: Sequence[str]) -> dict[str, bytes]:
@@ -123,16 +154,26 @@ async def _mark_seen(session: Session, view: FolderView, seqs: list[int]) -> set
 
 
 def _items(
-    view: FolderView, command: Fetch, seq: int, row: dict[str, Any], raw: bytes, seen_now: bool
+    view: FolderView,
+    command: Fetch,
+    seq: int,
+    row: dict[str, Any],
+    raw: bytes,
+    seen_now: bool,
+    condstore: bool,
 ) -> bytes:
     out: list[bytes] = []
     names = [item for item in command.items if isinstance(item, str)]
-    if command.uid and "UID" not in names:
+    if (command.uid or (condstore and seen_now)) and "UID" not in names:
         out.append(b"UID %d" % view.uids[seq - 1])
     for item in command.items:
         out.append(_item(view, seq, row, raw, item))
     if seen_now and "FLAGS" not in names:
         out.append(render.fetch_flags(view.state(seq)))
+    # With CONDSTORE on, flags always travel with their modseq (RFC 7162 §3.1 and §3.1.4).
+    flags_sent = "FLAGS" in names or seen_now
+    if "MODSEQ" not in names and (command.changedsince is not None or (condstore and flags_sent)):
+        out.append(b"MODSEQ (%d)" % view.modseqs[seq - 1])
     return b" ".join(out)
 
 

@@ -1,6 +1,6 @@
-"""Folder commands: SELECT, EXAMINE, UNSELECT, CLOSE, CHECK, STATUS, LIST, LSUB, XLIST,
-SUBSCRIBE, UNSUBSCRIBE, and the refused CREATE, DELETE, RENAME (RFC 9051 §6.3-6.4, RFC 5258,
-RFC 6154, RFC 3691).
+"""Folder commands: UNSELECT, CLOSE, CHECK, STATUS, LIST, LSUB, XLIST, SUBSCRIBE, UNSUBSCRIBE,
+and the refused CREATE, DELETE, RENAME (RFC 9051 §6.3-6.4, RFC 5258 LIST-EXTENDED, RFC 5819
+LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 3691). SELECT and EXAMINE live in commands.select.
 
 Every account has exactly two folders, INBOX and Sent (\\Sent), both always subscribed and
 without children. The answers follow DESIGN §5's read-mostly matrix.
@@ -18,11 +18,9 @@ from imapd.command import (
     Close,
     Create,
     Delete,
-    Examine,
     List,
     Lsub,
     Rename,
-    Select,
     Status,
     Subscribe,
     Unselect,
@@ -30,9 +28,7 @@ from imapd.command import (
     Xlist,
 )
 from imapd.dispatch import AUTHENTICATED, SELECTED, Reply, handles
-from imapd.responses import Done, No, Untagged
-from imapd.snapshot import FolderView
-from mailkite.mail import flags as system_flags
+from imapd.responses import No, Untagged
 from mailkite.mail.models import Folder
 
 if TYPE_CHECKING:
@@ -106,33 +102,6 @@ async def xlist(session: Session, command: Xlist) -> AsyncIterator[Reply]:
         yield _list_line(b"XLIST", name, attrs)
 
 
-@handles(Select, Examine, states=AUTHENTICATED)
-async def select(session: Session, command: Select | Examine) -> AsyncIterator[Reply]:
-    session.deselect()
-    read_only = isinstance(command, Examine)
-    name = folder_name(command.mailbox)
-    found = None if name is None else await session.pools.run(store.folder, session.mailbox_id, name)
-    if found is None:
-        raise No(NONEXISTENT, "NONEXISTENT")
-    info, states = await session.pools.run(store.snapshot, found.id)
-    view = FolderView(info, states, read_only=read_only)
-    session.selected(view)
-    yield Untagged(b"FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)")
-    yield Untagged(b"%d EXISTS" % len(view))
-    yield Untagged(b"0 RECENT")
-    first_unseen = next((i + 1 for i, bits in enumerate(view.flags) if not bits & system_flags.SEEN), None)
-    if first_unseen is not None:
-        yield Untagged(b"OK [UNSEEN %d] First unseen message" % first_unseen)
-    yield Untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
-    yield Untagged(b"OK [UIDNEXT %d] Predicted next UID" % view.uidnext)
-    permanent = "" if read_only else f"{system_flags.PERMANENT} \\*"
-    yield Untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags you can change".encode())
-    # Never [READ-ONLY] for SELECT: imaplib, IMAPClient and imap_tools raise on it (IMAP-NOTES 1).
-    yield Done(
-        "EXAMINE completed" if read_only else "SELECT completed", "READ-ONLY" if read_only else "READ-WRITE"
-    )
-
-
 @handles(Unselect, Close, states=SELECTED)
 async def unselect(session: Session, command: Unselect | Close) -> AsyncIterator[Reply]:
     # CLOSE expunges nothing: no message is ever deleted through IMAP (DESIGN §3).
@@ -148,6 +117,9 @@ async def check(session: Session, command: Check) -> AsyncIterator[Reply]:
 
 
 async def status_line(session: Session, name: str, items: Iterable[str]) -> Untagged:
+    """One STATUS line (RFC 9051 §7.3.2); also what LIST-STATUS sends (RFC 5819 §2)."""
+    if "HIGHESTMODSEQ" in items:
+        session.condstore = True  # a CONDSTORE enabling command (RFC 7162 §3.1)
     info = await session.pools.run(store.folder, session.mailbox_id, name)
     assert info is not None
     unseen = await session.pools.run(store.unseen_count, info.id) if "UNSEEN" in items else 0

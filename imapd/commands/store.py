@@ -2,7 +2,9 @@
 
 Permanent flags and keywords are persisted with a new modseq and seen by every other session.
 \\Deleted is accepted and ignored: the untagged FETCH shows the real flags (DESIGN §5). Under
-EXAMINE a STORE answers OK and changes nothing.
+EXAMINE a STORE answers OK and changes nothing. A new keyword past the folder's or the message's
+cap (limits.MAX_KEYWORDS_PER_*) fails the whole STORE with NO [LIMIT] and a sentence. Once
+CONDSTORE is on, every untagged FETCH carries UID and MODSEQ, even under .SILENT (RFC 7162 §3.1).
 """
 
 from __future__ import annotations
@@ -10,24 +12,32 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from imapd import render, store
+from imapd import limits, render, store
 from imapd.command import Store
 from imapd.commands.fetch import resolve
 from imapd.commands.search import compact
 from imapd.dispatch import SELECTED, Reply, handles
-from imapd.responses import Done, Untagged
+from imapd.responses import Done, No, Untagged
 from mailkite.events import publish as events
 from mailkite.mail import flags as system_flags
 
 if TYPE_CHECKING:
     from imapd.session import Session
 
+FOLDER_FULL = (
+    f"This folder already has {limits.MAX_KEYWORDS_PER_FOLDER} different keywords (tags), the most "
+    "it can hold; reuse an existing one."
+)
+MESSAGE_FULL = f"A message can carry at most {limits.MAX_KEYWORDS_PER_MESSAGE} keywords (tags)."
+
 
 @handles(Store, states=SELECTED)
 async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
     view = session.view
     assert view is not None
-    seqs = resolve(view, command.sequence, uid=command.uid)
+    if command.unchangedsince is not None:
+        session.condstore = True  # a CONDSTORE enabling command (RFC 7162 §3.1)
+    seqs = resolve(view, command.sequence, uid=command.uid, saved=session.saved_search)
     if view.read_only or not seqs:
         return
     bits = 0
@@ -39,25 +49,34 @@ async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
         elif not flag.startswith("\\"):
             keywords.append(flag)
     uids = [view.uids[seq - 1] for seq in seqs]
-    states, failed = await session.pools.run(
-        store.store_flags,
-        view.info.id,
-        uids,
-        mode=command.action,
-        bits=bits,
-        keywords=keywords,
-        unchanged_since=command.unchangedsince,
-    )
+    before = {uid: view.modseqs[seq - 1] for seq, uid in zip(seqs, uids, strict=True)}
+    try:
+        states, failed = await session.pools.run(
+            store.store_flags,
+            view.info.id,
+            uids,
+            mode=command.action,
+            bits=bits,
+            keywords=keywords,
+            unchanged_since=command.unchangedsince,
+        )
+    except store.KeywordLimit as limit:
+        raise No(FOLDER_FULL if limit.scope == "folder" else MESSAGE_FULL, "LIMIT") from None
     if any(state.modseq > view.highest_modseq for state in states):
         session.server.events.dispatch(events.FOLDER, view.info.id)  # this process's other sessions
     for state in states:
         seq = view.set_state(state)
-        if seq is None or (command.silent and state.uid not in failed):
+        if seq is None:
+            continue
+        if command.silent and state.uid not in failed:
+            # .SILENT drops FLAGS, but a CONDSTORE client still learns each new modseq (§3.1.3).
+            if session.condstore and state.modseq != before.get(state.uid):
+                yield Untagged(b"%d FETCH (UID %d MODSEQ (%d))" % (seq, state.uid, state.modseq))
             continue
         parts = [render.fetch_flags(state)]
-        if command.uid:
+        if command.uid or session.condstore:  # IMAP-NOTES "small choices", RFC 7162 §3.1
             parts.append(b"UID %d" % state.uid)
-        if command.unchangedsince is not None:
+        if session.condstore:
             parts.append(b"MODSEQ (%d)" % state.modseq)
         yield Untagged(b"%d FETCH (" % seq + b" ".join(parts) + b")")
     if failed:

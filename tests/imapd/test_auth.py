@@ -111,3 +111,16 @@ def test_last_used_is_recorded_with_address_and_client_name(connect, account):
     assert row.last_used_at is not None
     assert row.last_used_ip == "127.0.0.1"
     assert row.last_used_client == "Thunderbird"
+
+
+def test_a_full_login_queue_answers_unavailable_not_a_wrong_password(transactional_db, certs, account):
+    from imapd.server import ServerOptions
+    from tests.conftest import RunningServer
+
+    running = RunningServer(certs, ServerOptions(failure_delay=0.01), login_queue=0)
+    try:
+        client = imaplib.IMAP4_SSL(running.host, running.port, ssl_context=certs.client_context())
+        assert login_error(client, account.password) == f"[UNAVAILABLE] {texts.LOGIN_BUSY}"
+        client.logout()
+    finally:
+        running.stop()

@@ -107,7 +107,7 @@ def test_revoking_the_password_ends_live_sessions(connect, account):
     start_idle(client)
     service.revoke_app_password(app_password=AppPassword.objects.get())
     assert (
-        client.readline() == b"* BYE This app-password was revoked or its domain can no longer use IMAP.\r\n"
+        client.readline() == b"* BYE This app-password was revoked.\r\n"
     )
 
 

@@ -1,0 +1,113 @@
+"""SORT and THREAD, and their UID forms (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO). State: selected.
+
+The search keys are compiled to the same single query as SEARCH (imapd.searchq); the query
+returns the sort and thread columns ingest precomputed (mailkite.mail.sortkeys), and the
+ordering happens here, in Python, so it is the same on SQLite and PostgreSQL whatever their
+collations. Text keys are stored i;ascii-casemapped; ties go to the lower sequence number
+(RFC 5256 §3). A SORT with a MODSEQ key carries (MODSEQ n), as SEARCH does (RFC 7162 §3.1.5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from imapd import render, threads
+from imapd.command import Sort, Thread
+from imapd.commands.search import matching_rows, uses_modseq
+from imapd.dispatch import SELECTED, Reply, handles
+from imapd.responses import Untagged
+from mailkite.mail.sortkeys import base_subject, message_id
+
+if TYPE_CHECKING:
+    from imapd.session import Session
+
+# The columns each criterion reads; DATE falls back to the internal date (RFC 5256 §2.2).
+SORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ARRIVAL": ("internal_date",),
+    "CC": ("sort_cc",),
+    "DATE": ("sort_date", "internal_date"),
+    "FROM": ("sort_from",),
+    "SIZE": ("size",),
+    "SUBJECT": ("sort_subject",),
+    "TO": ("sort_to",),
+    "DISPLAYFROM": ("sort_display_from",),
+    "DISPLAYTO": ("sort_display_to",),
+}
+THREAD_COLUMNS = ("sort_date", "internal_date", "sort_subject", "subject", "message_id", "thread_refs")
+
+
+def _entry_key(criterion: str, entry: tuple[int, int, dict[str, Any]]) -> Any:
+    values = entry[2]
+    if criterion == "DATE":
+        return values["sort_date"] or values["internal_date"]
+    return values[SORT_COLUMNS[criterion][0]]
+
+
+@handles(Sort, states=SELECTED)
+async def sort(session: Session, command: Sort) -> AsyncIterator[Reply]:
+    view = session.view
+    assert view is not None
+    columns = sorted({column for c in command.criteria for column in SORT_COLUMNS[c.key]})
+    with_modseq = uses_modseq(command.key)
+    if with_modseq:
+        columns.append("modseq")
+    rows = await matching_rows(session, command.key, columns)
+    entries = [(view.seq_of(row[0]) or 0, row[0], dict(zip(columns, row[1:], strict=True))) for row in rows]
+    entries.sort(key=lambda entry: entry[0])
+    for criterion in reversed(command.criteria):  # stable sorts, last criterion first
+        entries.sort(key=partial(_entry_key, criterion.key), reverse=criterion.reverse)
+    numbers = [uid if command.uid else seq for seq, uid, _ in entries]
+    highest = max((values["modseq"] for _, _, values in entries), default=None) if with_modseq else None
+    if command.returns is not None:  # ESORT-style answer (RFC 5267 §3.1), in sort order
+        returns = set(command.returns) or {"ALL"}
+        yield _esort(command, returns, numbers, highest)
+        return
+    modseq = b" (MODSEQ %d)" % highest if highest is not None else b""
+    yield Untagged(b"SORT" + b"".join(b" %d" % n for n in numbers) + modseq)
+
+
+def _esort(command: Sort, returns: set[str], numbers: list[int], modseq: int | None) -> Untagged:
+    """RFC 5267 §3.1: MIN and MAX are the first and last in sort order; ALL keeps that order."""
+    parts = [b"(TAG " + render.string(command.tag) + b")"] + ([b"UID"] if command.uid else [])
+    if numbers:
+        if "MIN" in returns:
+            parts.append(b"MIN %d" % numbers[0])
+        if "MAX" in returns:
+            parts.append(b"MAX %d" % numbers[-1])
+        if "ALL" in returns:
+            parts.append(b"ALL " + ",".join(str(n) for n in numbers).encode())
+    if "COUNT" in returns:
+        parts.append(b"COUNT %d" % len(numbers))
+    if modseq is not None:
+        parts.append(b"MODSEQ %d" % modseq)
+    return Untagged(b"ESEARCH " + b" ".join(parts))
+
+
+@handles(Thread, states=SELECTED)
+async def thread(session: Session, command: Thread) -> AsyncIterator[Reply]:
+    view = session.view
+    assert view is not None
+    rows = await matching_rows(session, command.key, THREAD_COLUMNS)
+    items: list[threads.Item] = []
+    for uid, sent, arrived, sort_subject, subject, mid, refs in rows:
+        seq = view.seq_of(uid) or 0
+        date: datetime = sent or arrived
+        items.append(
+            threads.Item(
+                number=uid if command.uid else seq,
+                seq=seq,
+                date=date,
+                base_subject=sort_subject,
+                is_reply=base_subject(subject)[1],
+                message_id=message_id(mid),
+                references=tuple(refs.split()),
+            )
+        )
+    if command.algorithm == "ORDEREDSUBJECT":
+        roots = threads.ordered_subject(items)
+    else:
+        roots = threads.references(items)
+    yield Untagged(b"THREAD" + (b" " + threads.render(roots) if roots else b""))
