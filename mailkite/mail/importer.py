@@ -342,7 +342,10 @@ def open_source(path: Path) -> _Source:
 
 
 class ImportRun:
-    """An import ready to go: `total` messages in the source; iterate to store them."""
+    """An import ready to go: `total` messages in the source; iterate once to store them.
+
+    Iterating closes the source at the end; call `close()` to drop an import without running it.
+    """
 
     def __init__(self, *, mailbox: Mailbox, folder: str, source: _Source, existing: set[str]) -> None:
         self.mailbox = mailbox
@@ -369,7 +372,10 @@ class ImportRun:
                     yield self._store(found)
                     seen.add(found.source_key)
         finally:
-            self._source.close()
+            self.close()
+
+    def close(self) -> None:
+        self._source.close()
 
     def _store(self, found: _Found) -> Outcome:
         try:

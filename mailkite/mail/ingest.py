@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mailkite.events import publish as events
-from mailkite.mail import blobstore, mime, services
+from mailkite.mail import blobstore, encryption, mime, services, sortkeys
 from mailkite.mail.models import Blob, Domain, Folder, Mailbox, Message
 
 
@@ -31,12 +31,14 @@ class Delivery:
     uid: int | None = None
     size: int = 0
     normalised: bool = False
+    encrypted: bool = False
     note: str = ""
 
     def report(self) -> str:
         if not self.stored:
             return f"not stored for {self.address}: {self.note}"
         extra = "; bare LF line endings normalised to CRLF" if self.normalised else ""
+        extra += "; encrypted to the domain's key" if self.encrypted else ""
         return f"stored for {self.address} in {self.folder} as UID {self.uid} ({self.size} octets){extra}"
 
 
@@ -55,7 +57,12 @@ def resolve_recipient(address: str) -> Mailbox:
     if mailbox is None:
         if not domain.catch_all:
             raise UnknownRecipient(f"no mailbox {local}@{domain_name}")
-        mailbox = services.create_mailbox(domain=domain, local_part=local)
+        try:
+            mailbox = services.create_mailbox(domain=domain, local_part=local)
+        except IntegrityError:  # a concurrent first delivery created it a moment ago
+            mailbox = services.find_mailbox(address)
+            if mailbox is None:
+                raise
     return mailbox
 
 
@@ -90,7 +97,14 @@ def store(
             note=f"the domain {mailbox.domain.name} is on zero-retention, so nothing is stored",
         )
     data, normalised = mime.normalise_line_endings(raw)
+    domain = mailbox.domain
+    if domain.encryption != Domain.Encryption.NONE:
+        # Encrypt first, in memory: only the outer routing headers are ever stored or indexed.
+        data = encryption.encrypt(
+            data, kind=domain.encryption, key=domain.encryption_key, protect_subject=domain.protect_subject
+        )
     analysis = mime.analyse(data)
+    sort_columns = sortkeys.columns(data[: analysis.header_length])
     moment = internal_date or timezone.now()
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_fixed_timezone(0))
@@ -126,10 +140,17 @@ def store(
             sent_date=analysis.sent_date,
             delivered_to=address,
             source_key=source_key[:200],
+            **sort_columns,
         )
         events.publish(events.FOLDER, folder_row.pk)
     return Delivery(
-        stored=True, address=address, folder=folder, uid=uid, size=len(data), normalised=normalised
+        stored=True,
+        address=address,
+        folder=folder,
+        uid=uid,
+        size=len(data),
+        normalised=normalised,
+        encrypted=domain.encryption != Domain.Encryption.NONE,
     )
 
 

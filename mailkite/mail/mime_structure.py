@@ -259,9 +259,9 @@ def _number_message(entity: Entity, prefix: str, parts: dict[str, dict[str, obje
     if entity.children is not None:
         _number_children(entity, prefix, parts)
         return
-    # A non-multipart message has one part, its body; its "MIME header" is the message header, which
-    # BODY[n.MIME] must not return, so the part starts where its body does.
-    parts[prefix + "1"] = _record(entity, entity.body)
+    # A non-multipart message has one part, its body; BODY[1.MIME] is then the message's own
+    # header, which carries that part's MIME fields (as Dovecot answers).
+    parts[prefix + "1"] = _record(entity, entity.start)
     if entity.inner is not None:
         _number_message(entity.inner, prefix + "1.", parts)
 

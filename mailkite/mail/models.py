@@ -30,8 +30,17 @@ class Domain(models.Model):
     retention = models.CharField(max_length=16, choices=Retention.choices, default=Retention.RETAIN)
     encryption = models.CharField(max_length=8, choices=Encryption.choices, default=Encryption.NONE)
     encryption_key = models.TextField(blank=True, help_text="ASCII-armoured OpenPGP key or PEM certificate")
+    protect_subject = models.BooleanField(
+        default=False, help_text="encrypted domains: replace the outer Subject with '...'"
+    )
     catch_all = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The last MX check, and the grace period before a verified domain loses IMAP (DESIGN §7).
+    mx_checked_at = models.DateTimeField(null=True, blank=True)
+    mx_outcome = models.CharField(max_length=16, blank=True)
+    mx_detail = models.TextField(blank=True)
+    mx_failing_since = models.DateTimeField(null=True, blank=True)
+    mx_warned_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -77,6 +86,9 @@ class Folder(models.Model):
     highest_modseq = models.PositiveBigIntegerField(default=1)
     message_count = models.PositiveIntegerField(default=0)
     total_size = models.PositiveBigIntegerField(default=0)
+    # Every keyword ever stored in the folder, space-separated, grow-only (as Dovecot's keyword
+    # list is): IMAP's FLAGS response, and the per-folder keyword cap (imapd.limits).
+    keywords = models.TextField(default="", blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mailbox", "name"], name="folder_unique_name")]
@@ -126,6 +138,18 @@ class Message(models.Model):
     body_text = models.TextField(blank=True, help_text="decoded text parts, for SEARCH BODY/TEXT")
     sent_date = models.DateField(null=True, blank=True, help_text="the Date header's own calendar date")
     delivered_to = models.CharField(max_length=320, blank=True)
+    # SORT and THREAD keys (RFC 5256, RFC 5957), computed at ingest by mail.sortkeys; text keys are
+    # stored i;ascii-casemapped. sort_date is the Date header's moment (None: use internal_date).
+    sort_subject = models.TextField(blank=True, default="", help_text="base subject (RFC 5256 §2.1)")
+    sort_from = models.TextField(blank=True, default="")
+    sort_to = models.TextField(blank=True, default="")
+    sort_cc = models.TextField(blank=True, default="")
+    sort_display_from = models.TextField(blank=True, default="")
+    sort_display_to = models.TextField(blank=True, default="")
+    sort_date = models.DateTimeField(null=True, blank=True)
+    thread_refs = models.TextField(
+        blank=True, default="", help_text="References message-ids (else In-Reply-To's), space-separated"
+    )
     source_key = models.CharField(
         max_length=200, blank=True, help_text="what an import called this message, for resuming"
     )

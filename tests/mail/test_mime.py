@@ -569,10 +569,10 @@ def test_envelope(raw: bytes, envelope: bytes) -> None:
     check_envelope(read_sexp(result.envelope))
 
 
-# Section slices; all but the "1.MIME of a single-part message" rows match Dovecot's answers.
+# Section slices, as Dovecot answers them.
 SECTIONS = [
     pytest.param(TEXT_PLAIN, "1", b"Hello\r\nWorld\r\n", id="single-part-1-is-text"),
-    pytest.param(TEXT_PLAIN, "1.MIME", b"", id="single-part-1-mime-is-empty"),
+    pytest.param(TEXT_PLAIN, "1.MIME", HEAD + b"\r\n", id="single-part-1-mime-is-the-message-header"),
     pytest.param(TEXT_PLAIN, "TEXT", b"Hello\r\nWorld\r\n", id="text"),
     pytest.param(TEXT_PLAIN, "HEADER", HEAD + b"\r\n", id="header-includes-blank-line"),
     pytest.param(ALTERNATIVE, "1", b"plain", id="child-excludes-crlf-before-delimiter"),
@@ -639,7 +639,8 @@ def test_header_without_blank_line_is_all_header() -> None:
     result = analyse(raw)
     assert result.header_length == len(raw)
     assert result.bodystructure == b"(" + PLAIN_US_ASCII + b" 0 0 NIL NIL NIL NIL)"
-    assert result.parts["1"]["start"] == result.parts["1"]["end"] == len(raw)
+    assert result.parts["1"]["start"] == 0
+    assert result.parts["1"]["body"] == result.parts["1"]["end"] == len(raw)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""Settings come from the environment once, with defaults; bad values stop start-up in words."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from mailkite import config
+
+
+def test_defaults_need_no_environment():
+    loaded = config.load({})
+    assert loaded.database_url is None  # embedded SQLite
+    assert loaded.redis_url is None  # polled events, eager celery
+    assert loaded.imap_bind_port == 9993
+    assert (loaded.argon2_time_cost, loaded.argon2_memory_kib, loaded.argon2_parallelism) == (2, 19456, 1)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with postgresql:// or sqlite://"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://"),
+        ({"IMAP_BIND_PORT": "nine"}, "IMAP_BIND_PORT must be a whole number, not 'nine'."),
+        ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be at least 1, not 0."),
+        ({"DEBUG": "maybe"}, "DEBUG must be true or false, not 'maybe'."),
+    ],
+    ids=["database-url", "redis-url", "port", "pool-size", "debug"],
+)
+def test_bad_values_name_the_variable(env, message):
+    with pytest.raises(ImproperlyConfigured, match=message.replace("(", r"\(").replace(".", r"\.")):
+        config.load(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"DEBUG": "false"}, "SECRET_KEY"),
+        ({"DEBUG": "false", "SECRET_KEY": "s"}, "ALLOWED_HOSTS"),
+        ({"DEBUG": "false", "SECRET_KEY": "s", "ALLOWED_HOSTS": "mail.example.com"}, "TLS_CERT"),
+    ],
+    ids=["secret-key", "allowed-hosts", "certificate"],
+)
+def test_production_refuses_development_defaults(env, variable):
+    with pytest.raises(ImproperlyConfigured, match=variable):
+        config.check_production(config.load(env))
+
+
+def test_production_with_everything_set_starts(tmp_path):
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": "s",
+        "ALLOWED_HOSTS": "mail.example.com",
+        "TLS_CERT": str(tmp_path / "cert.pem"),
+        "TLS_KEY": str(tmp_path / "key.pem"),
+    }
+    config.check_production(config.load(env))
