@@ -53,9 +53,11 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 class RunningServer:
     """An ImapServer on its own loop in a background thread."""
 
-    def __init__(self, certs: Certs, options: ServerOptions, redis_url: str | None = None) -> None:
+    def __init__(
+        self, certs: Certs, options: ServerOptions, redis_url: str | None = None, login_queue: int = 64
+    ) -> None:
         self.loop = asyncio.new_event_loop()
-        self.pools = Pools(db_threads=4, login_threads=2, login_queue=64)
+        self.pools = Pools(db_threads=4, login_threads=2, login_queue=login_queue)
         self.server = ImapServer(
             context=tls.server_context(certs.cert, certs.key),
             pools=self.pools,
@@ -120,7 +122,9 @@ def make_account(
     address: str = "you@example.com", *, verified: bool = True, retention: str = "retain"
 ) -> Account:
     local, domain_name = address.split("@")
-    owner = get_user_model().objects.create_user(username=f"owner-{domain_name}", password="x")
+    owner = get_user_model().objects.create_user(
+        username=f"owner-{domain_name}", email=f"owner@{domain_name}", password="x"
+    )
     domain = services.create_domain(name=domain_name, owner=owner, mx_verified=verified, retention=retention)
     mailbox = services.create_mailbox(domain=domain, local_part=local)
     _, secret = service.create_app_password(mailbox=mailbox, label="Test client")
