@@ -31,8 +31,9 @@ MAX_BAD_BEFORE_LOGIN = 3  # Dovecot disconnects after 3 bad commands before logi
 MAX_BAD_AFTER_LOGIN = 20  # ... and after 20 once logged in (IMAP-NOTES 4)
 
 
-class ClientGone(Exception):
-    """The client closed the connection or stopped reading."""
+class ClientGone(ConnectionError):
+    """The client closed the connection or stopped reading (a ConnectionError, so a handler
+    reading from the client, as IDLE does, passes it up instead of reporting a server bug)."""
 
 
 class Connection:

@@ -208,7 +208,7 @@ class Session:
         except CommandError as error:
             yield tagged(tag, error.status, error.text, error.code)
             return
-        except Bye:
+        except (Bye, ConnectionError):  # a BYE to send, or the client is gone (mid-IDLE)
             raise
         except DatabaseError:
             log.warning("%s database unavailable during %s", self.conn_id, name, exc_info=True)
