@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from imapd.command import Idle
 from imapd.dispatch import AUTHENTICATED, Reply, handles
@@ -29,17 +29,20 @@ async def idle(session: Session, command: Idle) -> AsyncIterator[Reply]:
     yield Continuation(b"idling")
     session.idling = True
     line_task = asyncio.ensure_future(session.read_line())
+    waiters: list[asyncio.Task[Any]] = []
     try:
         while True:
             session.changed.clear()  # clear first: a change during the refresh wakes us again
             for reply in await session.pending_updates():
                 yield reply
             changed = asyncio.ensure_future(session.changed.wait())
+            waiters.append(changed)
             timeout = max(0.0, min(session.options.keepalive_interval, deadline - loop.time()))
             done, _ = await asyncio.wait(
                 {line_task, changed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
             changed.cancel()
+            waiters.clear()
             if line_task in done:
                 break
             if not done:
@@ -48,6 +51,8 @@ async def idle(session: Session, command: Idle) -> AsyncIterator[Reply]:
                 yield Untagged(b"OK Still here")
     finally:
         session.idling = False
+        for waiter in waiters:  # the session was ended mid-wait (revocation, shutdown)
+            waiter.cancel()
         if not line_task.done():
             line_task.cancel()
             with contextlib.suppress(BaseException):
