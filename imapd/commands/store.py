@@ -48,6 +48,11 @@ async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
             bits |= system_flags.BITS[lowered]
         elif not flag.startswith("\\"):
             keywords.append(flag)
+    # \Deleted is dropped, so the flags differ from what the client asked for: it must hear the real
+    # ones even under .SILENT, or (as NeoMutt does) it shows the message as deleted until restart.
+    silent = command.silent and not (
+        command.action != "remove" and any(flag.lower() == "\\deleted" for flag in command.flags)
+    )
     uids = [view.uids[seq - 1] for seq in seqs]
     before = {uid: view.modseqs[seq - 1] for seq, uid in zip(seqs, uids, strict=True)}
     try:
@@ -68,7 +73,7 @@ async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
         seq = view.set_state(state)
         if seq is None:
             continue
-        if command.silent and state.uid not in failed:
+        if silent and state.uid not in failed:
             # .SILENT drops FLAGS, but a CONDSTORE client still learns each new modseq (§3.1.3).
             if session.condstore and state.modseq != before.get(state.uid):
                 yield Untagged(b"%d FETCH (UID %d MODSEQ (%d))" % (seq, state.uid, state.modseq))

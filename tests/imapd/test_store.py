@@ -81,3 +81,14 @@ def test_a_message_full_of_keywords_refuses_more(wire, demo_mail):
     text = wire.no(f"t2 STORE 1 +FLAGS ({second})", code="LIMIT")
     assert b"at most 64 keywords" in text
     wire.ok(f"t3 STORE 2 +FLAGS ({second})")  # another message may still take them
+
+
+def test_silent_store_of_deleted_still_reports_the_real_flags(connect, account, demo_mail):
+    # RFC 9051 §6.4.6 lets .SILENT skip the FETCH, but \Deleted is dropped here (DESIGN §5), so
+    # the client must learn the flags it really has (NeoMutt otherwise shows it deleted).
+    client = connect()
+    client.login("me", account.password)
+    client.select("INBOX")
+    typ, data = client.store(b"1", "+FLAGS.SILENT", "(\\Deleted)")
+    assert typ == "OK"
+    assert data == [b"1 (FLAGS ())"]
