@@ -7,6 +7,7 @@ A malformed value fails at start-up with a sentence naming the variable, never l
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
 
 
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A request rate as Django REST framework writes it: `120/minute`, `5000/hour`."""
+    raw = (env.get(name) or default).strip()
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", raw):
+        raise ImproperlyConfigured(f"{name} must look like 120/minute or 5000/hour, not {raw!r}.")
+    return raw
+
+
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     raw = env.get(name)
     return Path(raw).expanduser() if raw else default
@@ -70,6 +79,23 @@ class Config:
     login_workers: int
     login_queue: int
     log_level: str
+    mx_inbound_host: str
+    dns_nameserver: str | None
+    dns_port: int
+    dns_timeout: float
+    email_host: str | None
+    default_from_email: str
+    # The dashboard, the REST API and client set-up (autoconfig, .mobileconfig).
+    smtp_submission_host: str = ""
+    smtp_submission_port: int = 465
+    provider_name: str = "MailKite"
+    provider_domain: str = "mailkite.dev"
+    reauth_minutes: int = 10
+    api_rate_limit: str = "120/minute"
+    login_failure_limit: int = 5
+    login_cooloff_minutes: int = 15
+    csrf_trusted_origins: tuple[str, ...] = ()
+    trust_x_forwarded_proto: bool = False
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -113,6 +139,26 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         login_workers=_int(env, "IMAP_LOGIN_WORKERS", cpu, minimum=1),
         login_queue=_int(env, "IMAP_LOGIN_QUEUE", 256, minimum=1),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        # The host customers' MX records must name for inbound mail (and so for IMAP).
+        mx_inbound_host=env.get("MX_INBOUND_HOST", "mx.mailkite.dev").rstrip(".").lower(),
+        # Where MX verification asks; unset uses the system's resolver (/etc/resolv.conf).
+        dns_nameserver=env.get("DNS_NAMESERVER") or None,
+        dns_port=_int(env, "DNS_PORT", 53, minimum=1),
+        dns_timeout=float(_int(env, "DNS_TIMEOUT_SECONDS", 5, minimum=1)),
+        email_host=env.get("EMAIL_HOST") or None,
+        default_from_email=env.get("DEFAULT_FROM_EMAIL", "MailKite <noreply@mailkite.dev>"),
+        smtp_submission_host=env.get("SMTP_SUBMISSION_HOST", "").strip(),
+        smtp_submission_port=_int(env, "SMTP_SUBMISSION_PORT", 465, minimum=1),
+        provider_name=env.get("PROVIDER_NAME", "").strip() or "MailKite",
+        provider_domain=env.get("PROVIDER_DOMAIN", "").strip().lower() or "mailkite.dev",
+        reauth_minutes=_int(env, "REAUTH_MINUTES", 10, minimum=1),
+        api_rate_limit=_rate(env, "API_RATE_LIMIT", "120/minute"),
+        login_failure_limit=_int(env, "LOGIN_FAILURE_LIMIT", 5, minimum=1),
+        login_cooloff_minutes=_int(env, "LOGIN_COOLOFF_MINUTES", 15, minimum=1),
+        csrf_trusted_origins=tuple(
+            o.strip() for o in env.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+        ),
+        trust_x_forwarded_proto=_bool(env, "TRUST_X_FORWARDED_PROTO", False),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dj_database_url
@@ -129,6 +130,18 @@ else:
 
 MAILKITE = CONFIG
 
+CELERY_BEAT_SCHEDULE = {
+    "verify-domains-hourly": {"task": "mailkite.mail.tasks.verify_all_domains", "schedule": 3600.0},
+}
+# Mail to users (domain warnings): printed to the console until an SMTP host is configured.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if CONFIG.email_host
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = CONFIG.email_host or "localhost"
+DEFAULT_FROM_EMAIL = CONFIG.default_from_email
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -142,4 +155,90 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": CONFIG.log_level},
+}
+
+# -- Dashboard and REST API (passwords/) ------------------------------------------------------------
+
+INSTALLED_APPS += ["axes", "drf_spectacular", "drf_spectacular_sidecar"]
+# Last, as django-axes asks: it turns a locked-out sign-in into the cool-off page.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# Outermost: any error under /api/ that is not yet an RFC 9457 problem document becomes one.
+MIDDLEWARE.insert(0, "passwords.api.problems.ProblemMiddleware")
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("passwords.context.site")  # type: ignore[index]
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "imap-settings"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling: a few failures per username and address, then a cool-off (never a permanent
+# lock, which anyone could use against a victim).
+AXES_FAILURE_LIMIT = CONFIG.login_failure_limit
+AXES_COOLOFF_TIME = timedelta(minutes=CONFIG.login_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "passwords.views.locked_out"
+AXES_VERBOSE = False
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_trusted_origins)
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+if CONFIG.trust_x_forwarded_proto:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+if CONFIG.redis_url:
+    # Shared by every web process: API throttling counts per key across them.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CONFIG.redis_url}
+    }
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "passwords.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["passwords.api.throttling.PerCredentialThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": CONFIG.api_rate_limit},
+    "DEFAULT_PAGINATION_CLASS": "passwords.api.pagination.Pagination",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "passwords.api.problems.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{CONFIG.provider_name} IMAP app-passwords API",
+    "DESCRIPTION": (
+        "Create, list and revoke the IMAP app-passwords of your mailboxes, and see which of your "
+        "domains can use IMAP. Authenticate with `Authorization: Bearer mk_api_…` (an API key made "
+        "under Settings → API keys). Every error is an RFC 9457 problem document."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: the docs work offline
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # tags and operation ids from the resource, not the version
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "passwords.api.schema.add_problem_responses",
+    ],
 }

@@ -1,8 +1,8 @@
-"""URL configuration: the admin, and a health check for load balancers."""
+"""URL configuration: the admin, a health check for load balancers, the dashboard and the REST API."""
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -16,4 +16,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/", include("passwords.api.urls")),
+    path("", include("passwords.urls")),
 ]

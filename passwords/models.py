@@ -65,3 +65,48 @@ class ApiKey(Credential):
     @property
     def display(self) -> str:
         return f"{self.PREFIX}{self.key_id}_…"
+
+
+class AuditEntry(models.Model):
+    """Who created or revoked which credential (or added which address), when, and through what.
+
+    Rows copy the label and public identifier, so the entry still reads right after the credential
+    is gone; never the secret or its hash.
+    """
+
+    class Action(models.TextChoices):
+        APP_PASSWORD_CREATED = "app_password.created", "created the app-password"
+        APP_PASSWORD_REVOKED = "app_password.revoked", "revoked the app-password"
+        API_KEY_CREATED = "api_key.created", "created the API key"
+        API_KEY_REVOKED = "api_key.revoked", "revoked the API key"
+        MAILBOX_CREATED = "mailbox.created", "added the address"
+
+    class Via(models.TextChoices):
+        DASHBOARD = "dashboard", "dashboard"
+        API = "api", "REST API"
+        ADMIN = "admin", "Django admin"
+        CLI = "cli", "command line"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    via = models.CharField(max_length=16, choices=Via.choices)
+    target = models.CharField(max_length=200, help_text="the label, or the address")
+    identifier = models.CharField(
+        max_length=40, blank=True, help_text="public part only, e.g. mk_imap_AbC123xYz9_…"
+    )
+    api_key_id = models.CharField(max_length=10, blank=True, help_text="the API key that made the request")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit trail"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.target}"

@@ -15,18 +15,19 @@ import hmac
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import argon2
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from mailkite.events import publish as events
-from mailkite.mail.models import Mailbox
+from mailkite.mail.models import Domain, Mailbox
 from passwords import tokens
-from passwords.models import ApiKey, AppPassword
+from passwords.models import ApiKey, AppPassword, AuditEntry
 
 LAST_USED_INTERVAL = timedelta(minutes=1)
 VERIFY_CACHE_SECONDS = 300
@@ -177,19 +178,21 @@ def verify_app_password(password: str) -> Verified:
     )
 
 
+def session_refusal(app_password_id: int) -> str | None:
+    """Why a live session must end now, in words, or None while it may go on."""
+    row = AppPassword.objects.select_related("mailbox__domain", "owner").filter(pk=app_password_id).first()
+    if row is None or row.revoked_at is not None or not row.owner.is_active:
+        return "This app-password was revoked."
+    domain = row.mailbox.domain
+    if domain.owner_id != row.owner_id:
+        return "This app-password's domain has a new owner."
+    refusal = domain.imap_refusal()
+    return None if refusal is None else f"IMAP is off because {refusal}."
+
+
 def is_still_valid(app_password_id: int) -> bool:
     """The periodic re-check of a live session: active, owner active, domain still eligible."""
-    row = (
-        AppPassword.objects.select_related("mailbox__domain", "owner")
-        .filter(pk=app_password_id, revoked_at__isnull=True)
-        .first()
-    )
-    return (
-        row is not None
-        and row.owner.is_active
-        and row.mailbox.domain.owner_id == row.owner_id
-        and row.mailbox.domain.imap_refusal() is None
-    )
+    return session_refusal(app_password_id) is None
 
 
 def clean_client_name(name: str) -> str:
@@ -218,3 +221,273 @@ def record_client_name(*, app_password_id: int, client_name: str) -> bool:
         return False
     rows = AppPassword.objects.filter(pk=app_password_id).exclude(last_used_client=name)
     return bool(rows.update(last_used_client=name))
+
+
+# -- The dashboard's and REST API's doors (issue 4) --------------------------------------------------
+#
+# Each function takes the Actor who asks: the signed-in user, the door (dashboard, API, ...), the
+# client address and, for the checks below, when the account password was last re-entered or which
+# API key made the request. Each validates, writes and records its audit entry in one transaction.
+
+LABEL_MAX_LENGTH = 64
+API_KEY_USE_INTERVAL = timedelta(minutes=1)
+
+
+class Invalid(ValueError):
+    """Input that breaks a rule; `errors` maps a field name to a sentence for the person."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+class NotAllowed(Exception):
+    """The actor may not do this (yet); `code` is a stable slug, `reason` a sentence."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: Any
+    via: str
+    ip: str | None = None
+    api_key: ApiKey | None = None
+    reauthenticated_at: datetime | None = None
+    # Staff in Django admin, whose own permissions were checked there, acting on others' objects.
+    staff: bool = False
+
+
+@dataclass(frozen=True)
+class DomainStatus:
+    domain: Domain
+    eligible: bool
+    reason: str  # why IMAP is off, in words; empty when it is on
+    note: str  # what a user should know even when it is on (encrypted mail)
+
+
+def describe_domain(domain: Domain) -> DomainStatus:
+    """Whether a domain can use IMAP and why not, in the dashboard's and API's words.
+
+    Domain.imap_refusal() decides, as it does for imapd's logins; this only words it for people.
+    """
+    refusal = domain.imap_refusal()
+    if refusal is None:
+        reason = ""
+    elif domain.mx_verified_at is None:
+        reason = (
+            "Not MX-verified yet: IMAP opens once the domain's MX record points at MailKite and "
+            "the check has passed."
+        )
+    elif domain.retention == Domain.Retention.PASSTHROUGH:
+        reason = "Zero-retention: mail is passed to your webhook and not stored, so there is nothing to read."
+    else:
+        reason = refusal[:1].upper() + refusal[1:] + "."
+    note = ""
+    if domain.encryption != Domain.Encryption.NONE:
+        kind = domain.get_encryption_display()
+        note = (
+            f"Mail is stored encrypted ({kind}); IMAP serves it as stored and your mail client "
+            "decrypts it with your key."
+        )
+    return DomainStatus(domain=domain, eligible=not reason, reason=reason, note=note)
+
+
+def eligible_mailboxes(*, owner: Any) -> QuerySet[Mailbox]:
+    """The owner's addresses on domains that can use IMAP: the ones a password may open."""
+    domains = Domain.objects.filter(owner=owner)
+    eligible = [d.pk for d in domains if d.imap_refusal() is None]
+    return (
+        Mailbox.objects.select_related("domain")
+        .filter(domain__in=eligible)
+        .order_by("domain__name", "local_part")
+    )
+
+
+def _require_authority(actor: Actor, *, what: str, api_key_may: bool) -> None:
+    """Recent re-entry of the account password, or an API key allowed to manage app-passwords."""
+    if actor.api_key is not None:
+        key = actor.api_key
+        if not api_key_may or not key.can_manage_app_passwords:
+            raise NotAllowed("api-key-not-allowed", f"This API key is not allowed to {what}.")
+        if key.owner_id != actor.user.pk or key.revoked_at is not None:
+            raise NotAllowed("api-key-not-allowed", f"This API key is not allowed to {what}.")
+        return
+    window = timedelta(minutes=settings.MAILKITE.reauth_minutes)
+    when = actor.reauthenticated_at
+    if when is None or when < timezone.now() - window:
+        raise NotAllowed("reauthentication-required", f"Re-enter your account password to {what}.")
+
+
+def _audit(actor: Actor, *, owner: Any, action: str, target: str, identifier: str = "") -> None:
+    AuditEntry.objects.create(
+        owner=owner,
+        actor=actor.user if getattr(actor.user, "pk", None) else None,
+        action=action,
+        via=actor.via,
+        target=target[:200],
+        identifier=identifier,
+        api_key_id=actor.api_key.key_id if actor.api_key is not None else "",
+        ip=actor.ip,
+    )
+
+
+def clean_label(label: str) -> str:
+    """A label as stored: printable, single-spaced, stripped; Invalid when empty or too long."""
+    cleaned = " ".join("".join(ch for ch in label if ch.isprintable()).split())
+    if not cleaned:
+        raise Invalid({"label": "Give it a label, such as “Thunderbird on my laptop”."})
+    if len(cleaned) > LABEL_MAX_LENGTH:
+        raise Invalid({"label": f"Keep the label to {LABEL_MAX_LENGTH} characters or fewer."})
+    return cleaned
+
+
+def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> tuple[AppPassword, str]:
+    """Create an app-password for one of the actor's eligible mailboxes; the secret is returned once."""
+    label = clean_label(label)
+    _require_authority(actor, what="create an app-password", api_key_may=True)
+    with transaction.atomic():
+        domain = Domain.objects.get(pk=mailbox.domain_id)
+        if domain.owner_id != actor.user.pk:
+            raise Invalid({"mailbox": "Choose one of your own addresses."})
+        status = describe_domain(domain)
+        if not status.eligible:
+            raise Invalid({"mailbox": f"{mailbox.address} cannot use IMAP. {status.reason}"})
+        active = AppPassword.objects.filter(owner=actor.user, revoked_at__isnull=True)
+        if active.filter(label__iexact=label).exists():
+            raise Invalid({"label": f"You already have an active app-password labelled “{label}”."})
+        try:
+            with transaction.atomic():  # a savepoint: a racing twin must not break the transaction
+                row, secret = create_app_password(mailbox=mailbox, label=label)
+        except IntegrityError:
+            raise Invalid({"label": f"You already have an active app-password labelled “{label}”."}) from None
+        _audit(
+            actor,
+            owner=actor.user,
+            action=AuditEntry.Action.APP_PASSWORD_CREATED,
+            target=f"{label} ({mailbox.address})",
+            identifier=row.display,
+        )
+    return row, secret
+
+
+def user_revoke_app_password(*, actor: Actor, app_password: AppPassword) -> bool:
+    """Revoke one of the actor's app-passwords at once (live IMAP sessions end); idempotent."""
+    if app_password.owner_id != actor.user.pk and not actor.staff:
+        raise AppPassword.DoesNotExist()
+    if actor.api_key is not None:
+        _require_authority(actor, what="revoke app-passwords", api_key_may=True)
+    with transaction.atomic():
+        changed = revoke_app_password(app_password=app_password)
+        if changed:
+            _audit(
+                actor,
+                owner=app_password.owner,
+                action=AuditEntry.Action.APP_PASSWORD_REVOKED,
+                target=app_password.label,
+                identifier=app_password.display,
+            )
+    return changed
+
+
+def user_add_mailbox(*, actor: Actor, domain: Domain, local_part: str) -> Mailbox:
+    """Add an address on one of the actor's eligible domains, before any mail reaches it."""
+    from mailkite.mail import services as mail_services
+
+    if actor.api_key is not None:
+        _require_authority(actor, what="add addresses", api_key_may=True)
+    if domain.owner_id != actor.user.pk:
+        raise Invalid({"domain": "Choose one of your own domains."})
+    status = describe_domain(domain)
+    if not status.eligible:
+        raise Invalid({"domain": f"{domain.name} cannot use IMAP. {status.reason}"})
+    local = local_part.strip().lower()
+    try:
+        local, _ = mail_services.split_address(f"{local}@{domain.name}")
+    except mail_services.InvalidAddress:
+        raise Invalid({"local_part": f"“{local_part.strip()}” cannot start an email address."}) from None
+    address = f"{local.lower()}@{domain.name}"
+    with transaction.atomic():
+        if Mailbox.objects.filter(domain=domain, local_part=local.lower()).exists():
+            raise Invalid({"local_part": f"{address} already exists."})
+        try:
+            with transaction.atomic():
+                mailbox = mail_services.create_mailbox(domain=domain, local_part=local)
+        except IntegrityError:
+            raise Invalid({"local_part": f"{address} already exists."}) from None
+        _audit(actor, owner=domain.owner, action=AuditEntry.Action.MAILBOX_CREATED, target=address)
+    return mailbox
+
+
+def user_create_api_key(*, actor: Actor, label: str, can_manage_app_passwords: bool) -> tuple[ApiKey, str]:
+    """Create an API key (dashboard only, after re-entering the account password); secret shown once."""
+    label = clean_label(label)
+    if actor.api_key is not None:
+        raise NotAllowed("api-key-not-allowed", "API keys are made in the dashboard, not with another key.")
+    _require_authority(actor, what="create an API key", api_key_may=False)
+    with transaction.atomic():
+        if ApiKey.objects.filter(owner=actor.user, label__iexact=label, revoked_at__isnull=True).exists():
+            raise Invalid({"label": f"You already have an active API key labelled “{label}”."})
+        row, secret = create_api_key(owner=actor.user, label=label)
+        if row.can_manage_app_passwords != can_manage_app_passwords:
+            row.can_manage_app_passwords = can_manage_app_passwords
+            row.save(update_fields=["can_manage_app_passwords"])
+        _audit(
+            actor,
+            owner=actor.user,
+            action=AuditEntry.Action.API_KEY_CREATED,
+            target=label,
+            identifier=row.display,
+        )
+    return row, secret
+
+
+def user_revoke_api_key(*, actor: Actor, api_key: ApiKey) -> bool:
+    """Revoke one of the actor's API keys; the next request that carries it is refused. Idempotent."""
+    if api_key.owner_id != actor.user.pk:
+        raise ApiKey.DoesNotExist()
+    with transaction.atomic():
+        changed = bool(
+            ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        )
+        if changed:
+            _audit(
+                actor,
+                owner=api_key.owner,
+                action=AuditEntry.Action.API_KEY_REVOKED,
+                target=api_key.label,
+                identifier=api_key.display,
+            )
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return changed
+
+
+def authenticate_api_key(*, key: str, ip: str | None) -> ApiKey:
+    """The active API key that `key` is, with its owner; records last-used at most once a minute.
+
+    Raises AuthenticationFailed for anything else (an app-password included: `api_key=False` then
+    tells the caller it was an IMAP password). No argon2 is spent on a malformed or unknown key.
+    """
+    token = tokens.parse(key)
+    if token is None or token.kind != tokens.API:
+        raise AuthenticationFailed(api_key=not key.startswith(AppPassword.PREFIX))
+    row = ApiKey.objects.select_related("owner").filter(key_id=token.key_id).first()
+    if row is None:
+        raise AuthenticationFailed(api_key=True)
+    if not verified_cache.hit(key, row.hash):
+        try:
+            _hasher().verify(row.hash, key)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            raise AuthenticationFailed(api_key=True) from None
+        verified_cache.remember(key, row.hash)
+    if row.revoked_at is not None or not row.owner.is_active:
+        raise AuthenticationFailed(api_key=True)
+    now = timezone.now()
+    recent = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_USE_INTERVAL)
+    with transaction.atomic():
+        if ApiKey.objects.filter(Q(pk=row.pk) & recent).update(last_used_at=now, last_used_ip=ip):
+            row.last_used_at, row.last_used_ip = now, ip
+    return row

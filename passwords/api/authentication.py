@@ -1,0 +1,55 @@
+"""API-key authentication: `Authorization: Bearer mk_api_…`, verified by the credential service.
+
+A wrong, unknown or revoked key is a 401 problem; an IMAP app-password sent here is told so.
+Requests without a Bearer header fall through to session authentication (the dashboard's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from passwords import reauth, service
+from passwords.models import ApiKey
+
+KEYWORD = b"bearer"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != KEYWORD:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Send the API key as `Authorization: Bearer mk_api_…`.")
+        key = parts[1].decode("ascii", "replace")
+        try:
+            api_key = service.authenticate_api_key(key=key, ip=reauth.client_ip(request._request))
+        except service.AuthenticationFailed as error:
+            if not error.api_key:
+                raise exceptions.AuthenticationFailed(
+                    "That is an IMAP app-password (mk_imap_…), not an API key. "
+                    "Create an API key under Settings → API keys."
+                ) from None
+            raise exceptions.AuthenticationFailed("The API key is wrong, unknown or revoked.") from None
+        return api_key.owner, api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "mk_api_<key id>_<secret>",
+            "description": "An API key from Settings → API keys.",
+        }

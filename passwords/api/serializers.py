@@ -1,0 +1,158 @@
+"""API shapes. Reading serializers describe rows; the writing ones only check shape, and the
+credential service applies the rules (its Invalid errors become 400 problems with pointers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from mailkite.mail.models import Domain, Mailbox
+from passwords import service
+from passwords.models import AppPassword
+
+
+class LastUsedSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    at = serializers.DateTimeField(allow_null=True, help_text="when a client last logged in with it")
+    ip = serializers.IPAddressField(allow_null=True, help_text="the client's address then")
+    client = serializers.CharField(allow_blank=True, help_text="the name the client sent with IMAP ID")
+
+
+class AppPasswordSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    identifier = serializers.CharField(source="display", read_only=True, help_text="public part only")
+    mailbox = serializers.CharField(source="mailbox.address", read_only=True)
+    status = serializers.SerializerMethodField()
+    last_used = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AppPassword
+        fields = [
+            "id",
+            "label",
+            "identifier",
+            "key_id",
+            "mailbox",
+            "status",
+            "created_at",
+            "last_used",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["active", "revoked"]))
+    def get_status(self, row: AppPassword) -> str:
+        return "active" if row.revoked_at is None else "revoked"
+
+    @extend_schema_field(LastUsedSerializer)
+    def get_last_used(self, row: AppPassword) -> dict[str, Any]:
+        return {"at": row.last_used_at, "ip": row.last_used_ip, "client": row.last_used_client}
+
+
+class AppPasswordCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    label = serializers.CharField(
+        max_length=service.LABEL_MAX_LENGTH, help_text="where it will be used: “Thunderbird on my laptop”"
+    )
+    mailbox = serializers.EmailField(max_length=254, help_text="one of your addresses, e.g. you@example.com")
+    account_password = serializers.CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text=(
+            "your account password, re-entered; needed when signed in with a session (not with an API key) "
+            "unless re-entered in the dashboard in the last few minutes"
+        ),
+    )
+
+
+class ImapSettingsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    host = serializers.CharField()
+    port = serializers.IntegerField()
+    security = serializers.CharField(help_text="always implicit TLS (SSL/TLS from the first byte)")
+    username = serializers.CharField()
+
+
+class AppPasswordCreatedSerializer(AppPasswordSerializer):
+    secret = serializers.SerializerMethodField(
+        help_text="the app-password itself: shown in this response only"
+    )
+    imap = serializers.SerializerMethodField()
+
+    class Meta(AppPasswordSerializer.Meta):
+        fields = [*AppPasswordSerializer.Meta.fields, "secret", "imap"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField())
+    def get_secret(self, row: AppPassword) -> str:
+        secret: str = self.context["secret"]
+        return secret
+
+    @extend_schema_field(ImapSettingsSerializer)
+    def get_imap(self, row: AppPassword) -> dict[str, Any]:
+        config = settings.MAILKITE
+        return {
+            "host": config.imap_public_host,
+            "port": config.imap_public_port,
+            "security": "implicit TLS",
+            "username": row.mailbox.address,
+        }
+
+
+class DomainSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    imap_eligible = serializers.SerializerMethodField()
+    imap_reason = serializers.SerializerMethodField(help_text="why IMAP is off, in words; empty when on")
+    note = serializers.SerializerMethodField(help_text="what to know even when IMAP is on")
+    mailboxes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Domain
+        fields = [
+            "name",
+            "mx_verified_at",
+            "retention",
+            "encryption",
+            "imap_eligible",
+            "imap_reason",
+            "note",
+            "mailboxes",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_imap_eligible(self, domain: Domain) -> bool:
+        return service.describe_domain(domain).eligible
+
+    @extend_schema_field(serializers.CharField())
+    def get_imap_reason(self, domain: Domain) -> str:
+        return service.describe_domain(domain).reason
+
+    @extend_schema_field(serializers.CharField())
+    def get_note(self, domain: Domain) -> str:
+        return service.describe_domain(domain).note
+
+    @extend_schema_field(serializers.ListField(child=serializers.EmailField()))
+    def get_mailboxes(self, domain: Domain) -> list[str]:
+        return [m.address for m in domain.mailboxes.all()]
+
+
+class MailboxSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    address = serializers.CharField(read_only=True)
+    domain = serializers.CharField(source="domain.name", read_only=True)
+    imap_eligible = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Mailbox
+        fields = ["id", "address", "domain", "imap_eligible", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_imap_eligible(self, mailbox: Mailbox) -> bool:
+        return mailbox.domain.imap_refusal() is None
+
+
+class MailboxCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    address = serializers.EmailField(
+        max_length=254, help_text="a new address on one of your eligible domains"
+    )

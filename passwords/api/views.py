@@ -1,0 +1,196 @@
+"""API views: app-passwords (list, create, retrieve, revoke), mailboxes (list, add) and domains.
+
+Every queryset is the requesting user's own, so another user's object is a 404. Writes go to the
+credential service with an Actor that says how the request was authenticated: an API key (which
+must be allowed to manage app-passwords), or the dashboard's session (which must have re-entered
+the account password recently, or send it as `account_password`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mailkite.mail import services as mail_services
+from mailkite.mail.models import Domain, Mailbox
+from passwords import reauth, service
+from passwords.api.pagination import ParameterInvalid
+from passwords.api.problems import ProblemException
+from passwords.api.serializers import (
+    AppPasswordCreatedSerializer,
+    AppPasswordCreateSerializer,
+    AppPasswordSerializer,
+    DomainSerializer,
+    MailboxCreateSerializer,
+    MailboxSerializer,
+)
+from passwords.models import ApiKey, AppPassword, AuditEntry
+
+
+def _actor(request: Request, account_password: str | None = None) -> service.Actor:
+    api_key = request.auth if isinstance(request.auth, ApiKey) else None
+    django_request = request._request
+    if api_key is None and account_password and not reauth.confirm(django_request, account_password):
+        raise serializers.ValidationError({"account_password": ["That is not your account password."]})
+    return service.Actor(
+        user=request.user,
+        via=AuditEntry.Via.API,
+        ip=reauth.client_ip(django_request),
+        api_key=api_key,
+        reauthenticated_at=None if api_key else reauth.reauthenticated_at(django_request),
+    )
+
+
+ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="the app-password's id")
+
+
+def _invalid(error: service.Invalid) -> serializers.ValidationError:
+    return serializers.ValidationError({field: [message] for field, message in error.errors.items()})
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your app-passwords",
+        parameters=[
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=["active", "revoked"],
+                description="only active or only revoked",
+            )
+        ],
+    ),
+    retrieve=extend_schema(summary="Get one app-password (never its secret)", parameters=[ID]),
+    destroy=extend_schema(
+        parameters=[ID],
+        summary="Revoke an app-password",
+        description="Soft revoke, at once: live IMAP sessions that use it are disconnected. Idempotent: "
+        "revoking a revoked password answers 204 too.",
+        responses={204: None},
+    ),
+)
+class AppPasswordViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    serializer_class = AppPasswordSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self) -> QuerySet[AppPassword]:
+        rows = AppPassword.objects.filter(owner=self.request.user).select_related("mailbox__domain")
+        wanted = self.request.query_params.get("status")
+        if self.action == "list" and wanted not in (None, "active", "revoked"):
+            raise ParameterInvalid({"status": "status must be active or revoked."})
+        if self.action == "list" and wanted == "active":
+            rows = rows.filter(revoked_at__isnull=True)
+        elif self.action == "list" and wanted == "revoked":
+            rows = rows.filter(revoked_at__isnull=False)
+        return rows.order_by("-created_at", "-id")
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return AppPasswordCreateSerializer if self.action == "create" else AppPasswordSerializer
+
+    @extend_schema(
+        summary="Create an app-password",
+        description="Answers 201 with the secret, once (`Cache-Control: no-store`). Needs an API key allowed "
+        "to manage app-passwords, or a session that re-enters the account password as `account_password`.",
+        request=AppPasswordCreateSerializer,
+        responses={201: AppPasswordCreatedSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incoming = AppPasswordCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        actor = _actor(request, data.get("account_password"))
+        mailbox = _own_mailbox(request, data["mailbox"])
+        try:
+            row, secret = service.user_create_app_password(actor=actor, mailbox=mailbox, label=data["label"])
+        except service.Invalid as error:
+            raise _invalid(error) from None
+        except service.NotAllowed as error:
+            raise ProblemException(error.code, error.reason) from None
+        body = AppPasswordCreatedSerializer(row, context={"secret": secret, "request": request}).data
+        return Response(body, status=201, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def perform_destroy(self, instance: AppPassword) -> None:
+        try:
+            service.user_revoke_app_password(actor=_actor(self.request), app_password=instance)
+        except service.NotAllowed as error:
+            raise ProblemException(error.code, error.reason) from None
+
+
+def _own_mailbox(request: Request, address: str) -> Mailbox:
+    try:
+        local, domain = mail_services.split_address(address)
+    except mail_services.InvalidAddress as error:
+        raise serializers.ValidationError({"mailbox": [str(error)]}) from None
+    mailbox = (
+        Mailbox.objects.select_related("domain")
+        .filter(domain__owner=request.user, domain__name=domain, local_part=local.lower())
+        .first()
+    )
+    if mailbox is None:
+        raise serializers.ValidationError({"mailbox": [f"You have no address {local.lower()}@{domain}."]})
+    return mailbox
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your addresses"),
+    create=extend_schema(
+        summary="Add an address",
+        description="On one of your domains that can use IMAP, before any mail reaches it, so an agent can "
+        "get its inbox and app-password first.",
+        request=MailboxCreateSerializer,
+        responses={201: MailboxSerializer},
+    ),
+)
+class MailboxViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    serializer_class = MailboxSerializer
+
+    def get_queryset(self) -> QuerySet[Mailbox]:
+        return (
+            Mailbox.objects.filter(domain__owner=self.request.user)
+            .select_related("domain")
+            .order_by("domain__name", "local_part", "id")
+        )
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return MailboxCreateSerializer if self.action == "create" else MailboxSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incoming = MailboxCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            local, domain_name = mail_services.split_address(incoming.validated_data["address"])
+        except mail_services.InvalidAddress as error:
+            raise serializers.ValidationError({"address": [str(error)]}) from None
+        domain = Domain.objects.filter(owner=request.user, name=domain_name).first()
+        if domain is None:
+            raise serializers.ValidationError({"address": [f"You have no domain {domain_name}."]})
+        try:
+            mailbox = service.user_add_mailbox(actor=_actor(request), domain=domain, local_part=local)
+        except service.Invalid as error:
+            raise serializers.ValidationError({"address": list(error.errors.values())}) from None
+        except service.NotAllowed as error:
+            raise ProblemException(error.code, error.reason) from None
+        return Response(MailboxSerializer(mailbox).data, status=201)
+
+
+@extend_schema_view(list=extend_schema(summary="List your domains and whether each can use IMAP"))
+class DomainViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    serializer_class = DomainSerializer
+
+    def get_queryset(self) -> QuerySet[Domain]:
+        return (
+            Domain.objects.filter(owner=self.request.user)
+            .prefetch_related("mailboxes")
+            .order_by("name", "id")
+        )
