@@ -17,5 +17,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/", include("passwords.api.urls")),
+    path("", include("mailkite.mail.urls")),
     path("", include("passwords.urls")),
 ]

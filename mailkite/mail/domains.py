@@ -10,19 +10,47 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from mailkite.events import publish as events
-from mailkite.mail import encryption, mx
+from mailkite.mail import encryption, mx, services
 from mailkite.mail.models import Domain, Expunged, Folder, Message
 
 log = logging.getLogger("mailkite.domains")
 GRACE = timedelta(days=1)
+
+
+class DomainError(ValueError):
+    """A domain change that cannot be made; `field` names the input, the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def add_domain(*, owner: Any, name: str) -> Domain:
+    """Add a domain for `owner`; it starts unverified, with the MX record to publish shown."""
+    try:
+        normalised = services.normalise_domain(name)
+    except services.InvalidAddress as error:
+        raise DomainError("name", str(error)) from None
+    if Domain.objects.filter(name=normalised).exists():
+        raise DomainError("name", f"{normalised} is already added to MailKite.")
+    try:
+        return services.create_domain(name=normalised, owner=owner)
+    except IntegrityError:
+        raise DomainError("name", f"{normalised} is already added to MailKite.") from None
+
+
+def mx_record(domain: Domain) -> str:
+    """The record the owner must publish, in zone-file form."""
+    return f"{domain.name}.  3600  IN  MX  10 {settings.MAILKITE.mx_inbound_host}."
 
 
 def _tell_owner(domain: Domain, subject: str, body: str) -> None:

@@ -111,6 +111,9 @@ class DomainSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         fields = [
             "name",
             "mx_verified_at",
+            "mx_checked_at",
+            "mx_outcome",
+            "mx_detail",
             "retention",
             "encryption",
             "imap_eligible",

@@ -14,9 +14,12 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from mailkite.mail import domains
+from mailkite.mail import encryption as mail_encryption
 from mailkite.mail import services as mail_services
 from mailkite.mail.models import Domain, Mailbox
 from passwords import reauth, service
@@ -184,9 +187,37 @@ class MailboxViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Ge
         return Response(MailboxSerializer(mailbox).data, status=201)
 
 
-@extend_schema_view(list=extend_schema(summary="List your domains and whether each can use IMAP"))
-class DomainViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class DomainCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=253, help_text="the domain, e.g. example.com")
+
+
+class DomainEncryptionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    encryption = serializers.ChoiceField(choices=Domain.Encryption.values)
+    key = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    protect_subject = serializers.BooleanField(required=False, default=False)
+
+
+class DomainRetentionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    retention = serializers.ChoiceField(choices=Domain.Retention.values)
+
+
+class ConfirmSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    confirm = serializers.BooleanField(help_text="true: the stored mail is deleted for good")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your domains and whether each can use IMAP"),
+    retrieve=extend_schema(summary="One of your domains, with its last MX check"),
+    create=extend_schema(summary="Add a domain (it starts unverified)", request=DomainCreateSerializer),
+)
+class DomainViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):  # type: ignore[type-arg]
+    """Domains by name: /api/v1/domains/example.com/ (DESIGN §7, docs/domains.md)."""
+
     serializer_class = DomainSerializer
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
 
     def get_queryset(self) -> QuerySet[Domain]:
         return (
@@ -194,3 +225,77 @@ class DomainViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):  # type: ig
             .prefetch_related("mailboxes")
             .order_by("name", "id")
         )
+
+    def _may_change(self, request: Request) -> None:
+        key = request.auth if isinstance(request.auth, ApiKey) else None
+        if key is not None and not key.can_manage_app_passwords:
+            raise ProblemException("api-key-not-allowed", "This API key is not allowed to change domains.")
+
+    def _answer(self, domain: Domain, status: int = 200) -> Response:
+        domain.refresh_from_db()
+        return Response(DomainSerializer(domain).data, status=status)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self._may_change(request)
+        incoming = DomainCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            domain = domains.add_domain(owner=request.user, name=incoming.validated_data["name"])
+        except domains.DomainError as error:
+            raise serializers.ValidationError({error.field: [str(error)]}) from None
+        return self._answer(domain, status=201)
+
+    @extend_schema(summary="Check the domain's MX record now", request=None)
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, name: str | None = None) -> Response:
+        self._may_change(request)
+        domain = self.get_object()
+        domains.verify(domain)
+        return self._answer(domain)
+
+    @extend_schema(
+        summary="Set the OpenPGP key or S/MIME certificate new mail is encrypted to",
+        request=DomainEncryptionSerializer,
+    )
+    @action(detail=True, methods=["put"])
+    def encryption(self, request: Request, name: str | None = None) -> Response:
+        self._may_change(request)
+        domain = self.get_object()
+        incoming = DomainEncryptionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            domains.set_encryption(
+                domain, kind=data["encryption"], key=data["key"], protect_subject=data["protect_subject"]
+            )
+        except mail_encryption.InvalidKey as error:
+            raise serializers.ValidationError({"key": [str(error)]}) from None
+        return self._answer(domain)
+
+    @extend_schema(
+        summary="Retain mail, or switch to zero-retention (ends IMAP sessions at once)",
+        request=DomainRetentionSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def retention(self, request: Request, name: str | None = None) -> Response:
+        self._may_change(request)
+        domain = self.get_object()
+        incoming = DomainRetentionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        domains.set_retention(domain, incoming.validated_data["retention"])
+        return self._answer(domain)
+
+    @extend_schema(summary="Delete a zero-retention domain's stored mail", request=ConfirmSerializer)
+    @action(detail=True, methods=["post"], url_path="purge-mail")
+    def purge_mail(self, request: Request, name: str | None = None) -> Response:
+        self._may_change(request)
+        domain = self.get_object()
+        incoming = ConfirmSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        if not incoming.validated_data["confirm"]:
+            raise serializers.ValidationError({"confirm": ["Send true to delete the stored mail for good."]})
+        try:
+            domains.purge_mail(domain)
+        except ValueError as error:
+            raise serializers.ValidationError({"retention": [str(error)]}) from None
+        return self._answer(domain)

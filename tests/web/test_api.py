@@ -296,6 +296,11 @@ def test_the_schema_and_offline_docs() -> None:
         "/api/v1/app-passwords/",
         "/api/v1/app-passwords/{id}/",
         "/api/v1/domains/",
+        "/api/v1/domains/{name}/",
+        "/api/v1/domains/{name}/verify/",
+        "/api/v1/domains/{name}/encryption/",
+        "/api/v1/domains/{name}/retention/",
+        "/api/v1/domains/{name}/purge-mail/",
         "/api/v1/mailboxes/",
     }
     assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
