@@ -297,3 +297,19 @@ def test_a_refused_folder_creation_shows_the_servers_sentence(synced):
         assert time.monotonic() < deadline, "no alert for a refused CREATE"
         time.sleep(0.3)
     assert any("new folders cannot be created" in alert for alert in alerts), alerts
+
+
+def test_screenshot_of_the_synced_inbox_for_the_readme(synced, tmp_path):
+    """The README's picture of Thunderbird reading MailKite (refreshed by this test)."""
+    import base64
+    from pathlib import Path
+
+    synced.run(
+        'const win = Services.wm.getMostRecentWindow("mail:3pane");'
+        'win.gTabmail.currentAbout3Pane.displayFolder(folder("INBOX").URI);'
+    )
+    time.sleep(1.5)  # let the message list paint; the picture is all this waits for
+    png = base64.b64decode(synced.call("WebDriver:TakeScreenshot", {"full": False, "hash": False}))
+    assert png.startswith(b"\x89PNG")
+    target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "thunderbird.png"
+    target.write_bytes(png)
