@@ -21,6 +21,7 @@ kept byte for byte, which is right for mboxo files and leaves mboxrd files one "
 
 from __future__ import annotations
 
+import abc
 import enum
 import hashlib
 import mailbox
@@ -202,12 +203,14 @@ def _unusable(raw: bytes) -> str | None:
 # Sources
 
 
-class _Source:
-    def count(self) -> int:
-        raise NotImplementedError
+class _Source(abc.ABC):
+    """One kind of mail source (mbox, Maildir, .eml files): counts and yields its messages."""
 
-    def messages(self) -> Iterator[_Found | Outcome]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def count(self) -> int: ...
+
+    @abc.abstractmethod
+    def messages(self) -> Iterator[_Found | Outcome]: ...
 
     def close(self) -> None:
         pass
