@@ -212,8 +212,8 @@ class _Source(abc.ABC):
     @abc.abstractmethod
     def messages(self) -> Iterator[_Found | Outcome]: ...
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # most sources hold nothing open
+        return None
 
 
 class _Mbox(_Source):
