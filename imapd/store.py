@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from imapd import limits
 from mailkite.events import publish as events
@@ -183,6 +183,11 @@ def store_flags(
     if not uids:
         return [], []
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Flags are not mail: as with Dovecot's index (mail_fsync=optimized), a flag change
+            # need not wait for the WAL flush; a crash can lose the last milliseconds of them.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
         # The folder's row lock first (a no-op on SQLite, whose IMMEDIATE transactions serialise
         # writers); the next modseq is only taken if something really changes.
         locked = (
