@@ -349,3 +349,16 @@ def test_outer_message_analysis_describes_only_the_envelope():
     analysis = mime.analyse(stored)
     assert analysis.bodystructure.startswith(b'("application" "pkcs7-mime"')
     assert analysis.subject == "The plans"
+
+
+def test_the_schedule_skips_reserved_names_like_the_demo_domain(settings):
+    from mailkite.mail import tasks
+
+    settings.MAILKITE = dataclasses.replace(
+        settings.MAILKITE, dns_nameserver="127.0.0.1", dns_port=free_port(socket.SOCK_DGRAM), dns_timeout=1.0
+    )
+    make_account("a@demo.mailkite.test")
+    make_account("b@real-shop.com")
+    assert tasks.verify_all_domains.apply().get() == 1
+    assert Domain.objects.get(name="demo.mailkite.test").mx_checked_at is None
+    assert Domain.objects.get(name="real-shop.com").mx_outcome == "timeout"
