@@ -63,6 +63,7 @@ def main() -> None:
     suite.env = suite.our_env()
     done = suite.django("bench/ourside.py", "setup", "--fresh", "0")
     if done.returncode:
+        redis.stop()
         raise SystemExit(f"ourside setup failed: {done.stderr[-2000:]}")
     account = json.loads(done.stdout.strip().splitlines()[-1])
     servers = {

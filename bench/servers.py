@@ -103,6 +103,9 @@ class Redis(Process):
             stderr=subprocess.DEVNULL,
         )
         wait_port(self.port, 20, self.proc)
+        time.sleep(0.3)
+        if self.proc.poll() is not None:  # something else already listens there
+            raise RuntimeError(f"redis-server could not listen on 127.0.0.1:{self.port}: is the port taken?")
 
 
 class Ours(Process):
