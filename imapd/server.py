@@ -20,6 +20,7 @@ from typing import Any
 
 from imapd.connection import Connection
 from imapd.dbpool import Pools
+from imapd.snapshot import SnapshotCache
 from imapd.throttle import Penalties
 from mailkite.events.hub import EventHub
 
@@ -69,6 +70,7 @@ class ImapServer:
             reconcile_interval=self.options.event_reconcile_interval,
         )
         self.penalties = Penalties(self.options.failure_delay)
+        self.snapshots = SnapshotCache(pools.run)  # shared by this process's sessions (DESIGN §5)
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[socket.socket] = []

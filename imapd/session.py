@@ -54,6 +54,7 @@ class Session:
         self.end = end
         self.idling = False
         self.changed = asyncio.Event()  # set when another session or process changes the selected folder
+        self.woken_at = 0.0  # time.monotonic() of the latest such notification
         self._watching: list[tuple[str, int, Callable[[str, int], None]]] = []
         self._folder_watch: tuple[str, int, Callable[[str, int], None]] | None = None
         self.state = State.NOT_AUTHENTICATED
@@ -131,6 +132,7 @@ class Session:
             self.server.events.watch(kind, key, self._on_credential_change)
 
     def _on_folder_change(self, kind: str, key: int) -> None:
+        self.woken_at = time.monotonic()
         self.changed.set()
 
     def _on_credential_change(self, kind: str, key: int) -> None:
@@ -146,15 +148,19 @@ class Session:
         if refusal is not None:
             self.end(texts.ascii_only(refusal))
 
-    async def pending_updates(self) -> list[Untagged]:
+    async def pending_updates(self, *, fresh_after: float | None = None) -> list[Untagged]:
         """Other sessions' changes to the selected folder, as EXISTS and FETCH (FLAGS) lines.
 
-        Called only where clients expect them (NOOP, CHECK, STATUS of the selected folder),
-        never in the middle of FETCH, SEARCH or STORE (DESIGN §5)."""
+        Called only where clients expect them (NOOP, CHECK, STATUS of the selected folder, IDLE),
+        never in the middle of FETCH, SEARCH or STORE (DESIGN §5). The answer holds every change
+        committed before `fresh_after` (default: now); an idler passes the moment it was woken,
+        so the idlers woken by one change share one query."""
         view = self.view
         if view is None:
             return []
-        info, changes, gone = await self.pools.run(store.changes_since, view.info.id, view.highest_modseq)
+        info, changes, gone = await self.server.snapshots.changes(
+            view.info.id, view.highest_modseq, fresh_after=fresh_after
+        )
         replies = []
         # Expunges first, then EXISTS, then FETCH: sequence numbers stay right at every line.
         removed = view.remove(gone)

@@ -30,10 +30,11 @@ async def idle(session: Session, command: Idle) -> AsyncIterator[Reply]:
     session.idling = True
     line_task = asyncio.ensure_future(session.read_line())
     waiters: list[asyncio.Task[Any]] = []
+    fresh_after = None  # the first refresh sees everything up to now
     try:
         while True:
             session.changed.clear()  # clear first: a change during the refresh wakes us again
-            for reply in await session.pending_updates():
+            for reply in await session.pending_updates(fresh_after=fresh_after):
                 yield reply
             changed = asyncio.ensure_future(session.changed.wait())
             waiters.append(changed)
@@ -45,6 +46,9 @@ async def idle(session: Session, command: Idle) -> AsyncIterator[Reply]:
             waiters.clear()
             if line_task in done:
                 break
+            # Woken by a notification: a query sent after it sees the change, so this idler
+            # may share the one that the first idler it woke sends (SnapshotCache.changes).
+            fresh_after = session.woken_at if changed in done else None
             if not done:
                 if loop.time() >= deadline:
                     raise Bye("Idle for too long, closing the connection.")

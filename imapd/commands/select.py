@@ -53,8 +53,8 @@ async def select(session: Session, command: Select | Examine) -> AsyncIterator[R
     found = None if name is None else await session.pools.run(store.folder, session.mailbox_id, name)
     if found is None:
         raise No(NONEXISTENT, "NONEXISTENT")
-    info, states = await session.pools.run(store.snapshot, found.id)
-    view = FolderView(info, states, read_only=read_only)
+    view = await session.server.snapshots.view(found.id, read_only=read_only)
+    info = view.info
     session.selected(view)
     if command.condstore or command.qresync is not None:
         session.condstore = True
