@@ -4,6 +4,9 @@ A blob is named by the SHA-256 of its bytes. Writes go to a temporary file in th
 directory, are fsynced, then renamed into place, so a crash never leaves a half-written blob
 under a real name; an existing name is never renamed or overwritten (same name, same bytes).
 Reads verify the hash, so silent corruption is an error rather than wrong mail.
+
+`put_many` writes a batch under the same rules but fsyncs each directory it touched once, after
+all its renames, instead of once per blob: a directory fsync makes every rename in it durable.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,24 +41,47 @@ class ContentAddressedStorage(FileSystemStorage):
         full = Path(self.path(name))
         if full.exists():
             return name
-        full.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in content.chunks():
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, full)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(full.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # make the rename itself durable
-        finally:
-            os.close(dir_fd)
+        touched = _make_parents(full)
+        _write_new(full, content.chunks())
+        for directory in touched:
+            _fsync_dir(directory)
         return name
+
+
+def _make_parents(full: Path) -> list[Path]:
+    """Create `full`'s missing parent folders; return the folders whose entries this will change.
+
+    That is the blob's own folder (the rename) and the parent of every folder created here: a new
+    folder is itself only durable once the folder holding it is fsynced.
+    """
+    touched = [full.parent]
+    missing = []
+    folder = full.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    full.parent.mkdir(parents=True, exist_ok=True)
+    touched += [created.parent for created in missing]
+    return touched
+
+
+def _write_new(full: Path, chunks: Iterable[bytes]) -> None:
+    """Write to a temporary file beside `full`, fsync it, rename it to `full`. No directory fsync."""
+    fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, full)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    _fsync_path(directory)  # makes the renames (and folder creations) in it durable
 
 
 def _storage() -> Any:
@@ -77,3 +105,72 @@ def get(sha256: str) -> bytes:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise BlobCorrupt(f"blob {sha256} does not match its hash")
     return data
+
+
+def put_many(blobs: Sequence[bytes]) -> list[str]:
+    """Store each of `blobs` durably; return their SHA-256s (hex), in order.
+
+    Each new blob goes the way `put` writes it — temporary file, fsync, rename, never over an
+    existing name — but a step at a time for the whole batch, so the fsyncs can run side by side:
+    a journalling filesystem commits concurrent fsyncs together, where one after another each waits
+    for its own commit. Each folder touched is fsynced once at the end, before this returns, so
+    every blob is durable before the transaction that references it commits.
+    """
+    shas = [hashlib.sha256(data).hexdigest() for data in blobs]
+    storage = _storage()
+    if not isinstance(storage, ContentAddressedStorage):  # another backend: its own atomic save
+        for data in blobs:
+            put(data)
+        return shas
+    touched: set[Path] = set()
+    staged: dict[Path, Path] = {}  # final name -> temporary file, fsynced before it is renamed
+    try:
+        for sha, data in zip(shas, blobs, strict=True):
+            full = Path(storage.path(blob_name(sha)))
+            if full in staged or full.exists():  # same name, same bytes: stored already
+                continue
+            touched.update(_make_parents(full))
+            staged[full] = _write_temporary(full, data)
+        _fsync_all(list(staged.values()))
+        for full in list(staged):
+            if not full.exists():  # another writer may have stored the same bytes meanwhile
+                os.replace(staged[full], full)
+            staged.pop(full).unlink(missing_ok=True)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+    # Deepest first, so a new folder's own entries are durable before its entry in its parent is.
+    _fsync_all(sorted(touched, key=lambda path: len(path.parts), reverse=True))
+    return shas
+
+
+def _write_temporary(full: Path, data: bytes) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+FSYNC_THREADS = 16  # enough to fill a journal commit; fsync waits on the disk, not the CPU
+
+
+def _fsync_all(paths: list[Path]) -> None:
+    """fsync each file or folder in `paths`, side by side when there are several."""
+    if len(paths) <= 1:
+        for path in paths:
+            _fsync_path(path)
+        return
+    with ThreadPoolExecutor(max_workers=min(FSYNC_THREADS, len(paths))) as threads:
+        list(threads.map(_fsync_path, paths))  # list() re-raises the first OSError
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -3,7 +3,14 @@
 `import_mail(address=..., path=..., folder=...)` checks everything it can before storing anything
 (the path and its format, the mailbox, zero-retention) and raises `ImportRefused` with a sentence;
 it returns an `ImportRun`, which knows how many messages the source holds and yields one `Outcome`
-per message as it stores them through `ingest.store`.
+per message as it stores them.
+
+Batches: the run stores up to BATCH_MESSAGES messages (or BATCH_BYTES) at a time through
+`ingest.Preparation`, `ingest.write_blobs` and `ingest.write_prepared` (the steps of
+`ingest.store_many`), one transaction per batch, as a pipeline: worker processes prepare batch k+1
+while a thread writes batch k's blob files and this thread commits batch k-1's rows. A message that
+cannot be prepared fails alone; a database or blob-store failure stops the run (ImportAborted) with
+every earlier batch committed and nothing of the failed one in the database.
 
 INTERNALDATE (DESIGN §3) comes from the source, never the import time while the source has a date:
 the mbox "From " line, the Maildir file's modification time, or the first (topmost) Received: header
@@ -24,10 +31,12 @@ from __future__ import annotations
 import abc
 import enum
 import hashlib
+import itertools
 import mailbox
 import re
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -46,6 +55,11 @@ ACCEPTED = (
     "or a folder of .eml files"
 )
 MAX_SOURCE_KEY = 200  # Message.source_key's width: keys are built to fit, never cut by ingest
+# A batch ends at whichever comes first. 256 messages make one transaction and one folder-row
+# UPDATE cheap per message; 32 MiB bounds memory, as two batches (one being written, the next being
+# prepared) are held at once, each with its prepared copy.
+BATCH_MESSAGES = 256
+BATCH_BYTES = 32 << 20
 
 FROM_LINE = "mbox From line"
 FILE_TIME = "file time"
@@ -107,6 +121,16 @@ class Summary:
         return (
             f"Imported {self.imported}, skipped {self.skipped} already present, failed {len(self.failures)}"
         )
+
+
+@dataclass(frozen=True)
+class _Writing:
+    """A batch whose blob files are being written: its entries, what they were prepared into, and
+    the blob writer's promise of their SHA-256s."""
+
+    entries: list[_Found | Outcome]
+    prepared: list[ingest.Prepared | str]
+    shas: Future[list[str]]
 
 
 @dataclass(frozen=True)
@@ -364,40 +388,104 @@ class ImportRun:
         return self._total
 
     def __iter__(self) -> Iterator[Outcome]:
-        seen = set(self._existing)
+        domain = self.mailbox.domain
+        # The workers are forked here, before the blob writer thread exists (see preparation_pool).
+        pool = ingest.preparation_pool() if ingest.uses_workers(domain=domain, count=self.total) else None
+        blob_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-blobs")
+        preparing: tuple[list[_Found | Outcome], ingest.Preparation] | None = None
+        writing: _Writing | None = None
         try:
-            for found in self._source.messages():
-                if isinstance(found, Outcome):
-                    yield found
-                elif found.source_key in seen:
-                    yield Outcome(Status.SKIPPED, found.label, source_key=found.source_key)
-                else:
-                    yield self._store(found)
-                    seen.add(found.source_key)
+            # Three batches in flight: the workers prepare the newest, a thread writes the blob
+            # files of the one before (fsyncs wait on the disk), and this thread commits the rows
+            # of the one before that (waiting on the database). Two Nones drain the pipeline.
+            for entries in itertools.chain(self._batches(), [None, None]):
+                newest = None
+                if entries is not None:
+                    found = [entry for entry in entries if isinstance(entry, _Found)]
+                    newest = (entries, ingest.Preparation([f.raw for f in found], domain=domain, pool=pool))
+                blobs = None
+                if preparing is not None:
+                    prepared = preparing[1].result()
+                    future = blob_writer.submit(ingest.write_blobs, mailbox=self.mailbox, prepared=prepared)
+                    blobs = _Writing(preparing[0], prepared, future)
+                if writing is not None:
+                    yield from self._commit(writing)
+                preparing, writing = newest, blobs
         finally:
+            blob_writer.shutdown(cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
             self.close()
 
     def close(self) -> None:
         self._source.close()
 
-    def _store(self, found: _Found) -> Outcome:
+    def _batches(self) -> Iterator[list[_Found | Outcome]]:
+        """The source's messages in order, in batches; skips and read failures already decided.
+
+        Every entry counts towards a batch's size, so a re-run that skips everything still reports
+        progress batch by batch.
+        """
+        seen = set(self._existing)
+        batch: list[_Found | Outcome] = []
+        size = 0
+        for found in self._source.messages():
+            if isinstance(found, Outcome):
+                batch.append(found)
+            elif found.source_key in seen:
+                batch.append(Outcome(Status.SKIPPED, found.label, source_key=found.source_key))
+            else:
+                seen.add(found.source_key)
+                batch.append(found)
+                size += len(found.raw)
+            if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _commit(self, writing: _Writing) -> Iterator[Outcome]:
+        found = [entry for entry in writing.entries if isinstance(entry, _Found)]
         try:
-            delivery = ingest.store(
-                mailbox=self.mailbox,
-                raw=found.raw,
-                folder=self.folder,
-                internal_date=found.internal_date,
-                source_key=found.source_key,
+            shas = writing.shas.result()
+        except OSError as error:
+            # This batch's transaction never ran: at most some of its blob files were written,
+            # orphans that are content-addressed (a re-run finds them and writes nothing); no
+            # collector removes unreferenced blobs yet, so they stay until one does.
+            raise ImportAborted(f"the blob store could not be written ({error})") from error
+        deliveries = iter(self._store(found, writing.prepared, shas) if found else [])
+        for entry in writing.entries:
+            yield entry if isinstance(entry, Outcome) else self._outcome(entry, next(deliveries))
+
+    def _store(
+        self, found: list[_Found], prepared: list[ingest.Prepared | str], shas: list[str]
+    ) -> list[ingest.Delivery]:
+        items = [ingest.Item(entry.raw, entry.internal_date, entry.source_key) for entry in found]
+        try:
+            return ingest.write_prepared(
+                mailbox=self.mailbox, folder=self.folder, items=items, prepared=prepared, shas=shas
             )
         except (OperationalError, InterfaceError) as error:
             raise ImportAborted(f"the database is unavailable ({type(error).__name__}: {error})") from error
-        except DatabaseError as error:  # this message's data was refused (a DataError, say): report it
-            return Outcome(
-                Status.FAILED, found.label, found.source_key, reason=f"it could not be stored ({error})"
-            )
-        except OSError as error:
-            raise ImportAborted(f"the blob store could not be written ({error})") from error
-        if not delivery.stored:  # the domain went zero-retention during the import
+        except DatabaseError as error:
+            # Some message's data was refused (a DataError, say) and the batch's transaction with it.
+            # Store the batch again one message at a time, so that only the refused one fails.
+            if len(found) > 1:
+                return [
+                    self._store([entry], [result], [sha])[0]
+                    for entry, result, sha in zip(found, prepared, shas, strict=True)
+                ]
+            return [
+                ingest.Delivery(
+                    stored=False,
+                    address=self.mailbox.address,
+                    folder=self.folder,
+                    note=f"it could not be stored ({error})",
+                )
+            ]
+
+    def _outcome(self, found: _Found, delivery: ingest.Delivery) -> Outcome:
+        if not delivery.stored:  # could not be prepared, or the domain went zero-retention meanwhile
             return Outcome(Status.FAILED, found.label, found.source_key, reason=delivery.note)
         return Outcome(
             Status.IMPORTED,

@@ -107,3 +107,32 @@ def test_a_failed_write_leaves_neither_a_blob_nor_a_temporary_file(blob_dir: Pat
         storage.save(name, FailingContent(b"never written"))
     assert files_under(blob_dir) == []
     assert not storage.exists(name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# put_many: a batch
+
+
+def test_put_many_round_trips_in_order_and_writes_each_name_once(blob_dir: Path):
+    existing = blobstore.put(b"stored before")
+    before = (blob_dir / blobstore.blob_name(existing)).stat()
+    batch = [b"one", b"two", b"one", b"stored before", b"", bytes(range(256)) * 100]
+    shas = blobstore.put_many(batch)
+    assert shas == [hashlib.sha256(data).hexdigest() for data in batch]
+    for sha, data in zip(shas, batch, strict=True):
+        assert blobstore.get(sha) == data
+    assert len(files_under(blob_dir)) == 5  # "one" twice in the batch, one file
+    after = (blob_dir / blobstore.blob_name(existing)).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # never rewritten
+    assert not [p for p in files_under(blob_dir) if p.name.startswith(".incoming-")]
+
+
+def test_put_many_that_cannot_write_leaves_no_temporary_files(blob_dir: Path):
+    blob_dir.mkdir()
+    blocked = hashlib.sha256(b"blocked").hexdigest()
+    (blob_dir / blocked[:2]).write_bytes(b"a file where a folder must go")
+    with pytest.raises(OSError):
+        blobstore.put_many([b"fine", b"blocked"])
+    names = [p.name for p in files_under(blob_dir)]
+    assert not [n for n in names if n.startswith(".incoming-")]
+    assert blocked not in names

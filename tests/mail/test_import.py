@@ -10,14 +10,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone as dj_timezone
 
-from mailkite.mail import blobstore, importer, ingest
+from mailkite.events.models import ChangeCounter
+from mailkite.mail import blobstore, domains, importer, ingest
 from mailkite.mail.models import Blob, Domain, Folder, Message
 from tests.conftest import make_account
+from tests.mail.test_domains import smime_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -432,3 +435,95 @@ def test_from_line_dates(line: str, expected: datetime | None):
     assert parsed == expected
     if expected is not None:
         assert parsed is not None and parsed.utcoffset() == expected.utcoffset()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batches
+
+
+def numbered_mbox(path: Path, count: int) -> Path:
+    return write_mbox(
+        path, [(f"n{n} Thu Sep  3 10:{n % 60:02d}:00 2026", message(f"number {n}")) for n in range(count)]
+    )
+
+
+def folder_events() -> int:
+    inbox = Folder.objects.get(name=Folder.INBOX)
+    row = ChangeCounter.objects.filter(kind="folder", key=inbox.pk).first()
+    return row.counter if row else 0
+
+
+def test_messages_are_stored_in_batches_in_source_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    make_account()
+    monkeypatch.setattr(importer, "BATCH_MESSAGES", 4)
+    path = numbered_mbox(tmp_path / "ten.mbox", 10)
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = list(importer.import_mail(address=ADDRESS, path=path))
+    assert [o.uid for o in outcomes] == list(range(1, 11))
+    assert [o.label for o in outcomes] == [f"message {n}" for n in range(1, 11)]
+    assert [r.subject for r in messages()] == [f"number {n}" for n in range(10)]
+    assert [r.modseq for r in messages()] == list(range(2, 12))
+    assert folder_events() == 3  # one change event per batch of 4, 4 and 2
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE mail_folder")]
+    assert len(updates) == 3  # one UID/modseq reservation per batch
+
+
+def test_a_large_import_prepared_by_workers_matches_the_source(tmp_path: Path):
+    make_account()
+    count = 3 * ingest.MIN_PARALLEL
+    path = numbered_mbox(tmp_path / "many.mbox", count)
+    out, _ = run("--to", ADDRESS, str(path))
+    assert out == f"Imported {count}, skipped 0 already present, failed 0.\n"
+    rows = messages()
+    assert [r.uid for r in rows] == list(range(1, count + 1))
+    for n, row in enumerate(rows):
+        assert blob(row) == message(f"number {n}")
+        assert row.subject == f"number {n}" and row.from_text == "Ada <ada@analytical.example>"
+        assert row.internal_date == datetime(2026, 9, 3, 10, n % 60, tzinfo=UTC)
+
+
+def test_an_interrupted_import_resumes_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    make_account()
+    monkeypatch.setattr(importer, "BATCH_MESSAGES", 5)
+    path = numbered_mbox(tmp_path / "twenty.mbox", 20)
+    first = iter(importer.import_mail(address=ADDRESS, path=path))
+    seen = [next(first) for _ in range(7)]  # then the process "dies": the generator is dropped
+    first.close()  # type: ignore[attr-defined]
+    assert [o.status for o in seen] == [importer.Status.IMPORTED] * 7
+    stored_before = Message.objects.count()
+    assert stored_before == 10  # whole batches only: the second was committed before its outcomes
+    out, _ = run("--to", ADDRESS, str(path))
+    assert out == f"Imported {20 - stored_before}, skipped {stored_before} already present, failed 0.\n"
+    rows = messages()
+    assert [r.uid for r in rows] == list(range(1, 21))
+    assert [r.subject for r in rows] == [f"number {n}" for n in range(20)]
+    assert len({r.source_key for r in rows}) == 20
+
+
+def test_an_encrypted_domain_import_is_encrypted(tmp_path: Path):
+    _, cert = smime_identity()
+    account = make_account("you@secret.example")
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    domains.set_encryption(account.mailbox.domain, kind="smime", key=pem)
+    count = 2 * ingest.MIN_PARALLEL
+    path = numbered_mbox(tmp_path / "secret.mbox", count)
+    out, _ = run("--to", "you@secret.example", str(path))
+    assert out == f"Imported {count}, skipped 0 already present, failed 0.\n"
+    for row in messages():
+        assert b"application/pkcs7-mime" in blob(row) and b"Hello." not in blob(row)
+        assert "Hello." not in row.body_text
+
+
+def test_a_key_that_cannot_encrypt_fails_each_message_not_the_import(tmp_path: Path):
+    _, cert = smime_identity(expired=True)
+    account = make_account("you@secret.example")
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    Domain.objects.filter(pk=account.mailbox.domain.pk).update(encryption="smime", encryption_key=pem)
+    path = numbered_mbox(tmp_path / "secret.mbox", 3)
+    out, _ = run("--to", "you@secret.example", str(path))
+    reason = "it could not be encrypted (the domain's S/MIME certificate has expired)"
+    assert out.splitlines() == [
+        "Imported 0, skipped 0 already present, failed 3:",
+        *(f"  message {n}: {reason}" for n in (1, 2, 3)),
+    ]
+    assert not Message.objects.exists() and not Blob.objects.exists()

@@ -1,8 +1,10 @@
 """`manage.py import_mail --to ADDRESS [--folder INBOX|Sent] [--progress] PATH`.
 
 PATH is an mbox file, a Maildir (cur/ and new/) or a folder of .eml files; the work is done by
-`mailkite.mail.importer`. Re-running the same import skips what is already there, so an interrupted
-import is resumed by running it again. A message that cannot be stored is reported, not fatal.
+`mailkite.mail.importer`, which stores messages in batches (one transaction each, the analysis in
+worker processes). Re-running the same import skips what is already there, so an interrupted import
+is resumed by running it again: every batch committed before the interruption is kept. A message
+that cannot be stored is reported, not fatal.
 """
 
 from __future__ import annotations
