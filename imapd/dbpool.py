@@ -1,8 +1,11 @@
 """The thread pools through which imapd reaches the database and argon2.
 
 Store-port functions are synchronous Django ORM code. They run on one dedicated pool sized to
-the database connection pool (not sync_to_async's single shared thread), with
-close_old_connections() around each call so a database restart heals without restarting imapd.
+the database connection pool (not sync_to_async's single shared thread). Each call ends with
+close_old_connections(), which hands the connection back: to psycopg's pool on PostgreSQL (so
+the login threads and the database threads share DB_POOL_SIZE connections), closed on SQLite. A
+thread therefore never starts a call holding a connection, and a connection broken by a database
+restart is dropped with the call that found it, so the next call heals without restarting imapd.
 Logins run on a second, smaller pool bounded in threads and in queue length: argon2 is CPU-bound,
 and a login storm must neither exhaust memory nor starve the event loop.
 """
@@ -26,7 +29,10 @@ class QueueFull(Exception):
 
 
 def _in_fresh_connection(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    close_old_connections()
+    # Only after the call: with CONN_MAX_AGE = 0 (required by Django's pool support) every
+    # connection is "obsolete" as soon as it is opened, so this always releases it, and the next
+    # call on this thread starts without one. A second close_old_connections() before the call
+    # would find nothing to do; it used to cost a pass over the connection handlers per call.
     try:
         return fn(*args, **kwargs)
     finally:

@@ -59,8 +59,12 @@ class ImapServer:
         pools: Pools,
         options: ServerOptions | None = None,
         redis_url: str | None = None,
+        conn_prefix: str = "",
     ) -> None:
         self.context = context
+        # Prepended to connection ids ("w2.c17"), so that the merged log of several worker
+        # processes, each counting from c1, still names one connection per id.
+        self.conn_prefix = conn_prefix
         self.pools = pools
         self.options = options or ServerOptions()
         self.events = EventHub(
@@ -77,18 +81,28 @@ class ImapServer:
         self._accepting: list[asyncio.Task[None]] = []
         self._next_id = 0
 
-    async def start(self, host: str, port: int) -> list[tuple[str, int]]:
-        """Bind and start accepting; returns the bound addresses (port 0 picks a free one)."""
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> list[tuple[str, int]]:
+        """Bind and start accepting; returns the bound addresses (port 0 picks a free one).
+
+        With `reuse_port`, several processes bind the same address (SO_REUSEPORT) and the kernel
+        spreads new connections among their listeners: how `imapd --workers N` shares a port. Only
+        sockets of the same user that all set the option can join, so a stranger cannot."""
         loop = asyncio.get_running_loop()
         await self.events.start()
         for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
             family, kind, proto, _, address = info
             sock = socket.socket(family, kind, proto)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            sock.listen(1024)
+            try:
+                sock.bind(address)
+                sock.listen(1024)
+            except OSError:
+                sock.close()
+                raise
             sock.setblocking(False)
             self._listeners.append(sock)
             self._accepting.append(loop.create_task(self._accept_loop(sock)))
@@ -135,7 +149,7 @@ class ImapServer:
 
     async def _serve(self, sock: socket.socket, peer: Any) -> None:
         self._next_id += 1
-        conn_id = f"c{self._next_id}"
+        conn_id = f"{self.conn_prefix}c{self._next_id}"
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         first = await self._first_byte(sock)

@@ -143,6 +143,24 @@ def read_blob(sha256: str) -> bytes:
     return blobstore.get(sha256)
 
 
+def fetch_batch(
+    folder_id: int, uids: Sequence[int], fields: Sequence[str], *, blobs: bool, mark_seen: Sequence[int] = ()
+) -> tuple[list[MessageState], dict[int, Row], dict[str, bytes]]:
+    """Everything one FETCH batch needs from the store, in one pool call: \\Seen set on the
+    `mark_seen` UIDs first (their new states come back), then the named columns by UID and, with
+    `blobs`, the stored bytes by blob id (`fields` must then include "blob_id"). Each pool call is
+    a thread hop and a connection checkout; the read bench's FETCH used to make two."""
+    from mailkite.mail import flags  # here, as in unseen_count: `flags` is a parameter name above
+
+    states: list[MessageState] = []
+    if mark_seen:
+        states, _ = store_flags(folder_id, mark_seen, mode="add", bits=flags.SEEN, keywords=())
+    rows = message_rows(folder_id, uids, fields) if fields else {}
+    shas = dict.fromkeys(row["blob_id"] for row in rows.values()) if blobs else {}
+    data = {sha: read_blob(sha) for sha in shas}
+    return states, rows, data
+
+
 class KeywordLimit(Exception):
     """A STORE would pass the keyword cap of the folder or of a message (imapd.limits)."""
 
@@ -167,6 +185,9 @@ def _admit_keywords(folder_id: int, keywords: Sequence[str], *, record: bool = T
     return [spelling.get(word.lower(), word) for word in keywords]
 
 
+STATE_COLUMNS = ("id", "flags", "keywords", "modseq")
+
+
 def store_flags(
     folder_id: int,
     uids: Sequence[int],
@@ -182,46 +203,73 @@ def store_flags(
     nothing leaves HIGHESTMODSEQ alone."""
     if not uids:
         return [], []
+    if not keywords:
+        # Many STOREs change nothing (a client marking read what is already read). One plain read
+        # answers those without a transaction or the folder's row lock, so they never queue
+        # behind real changes; it is as if they ran just before whatever commits next. Keywords
+        # need the folder's own spelling, read under the lock, so they always take the long way.
+        states, failed, changed = _plan(
+            message_rows(folder_id, uids, STATE_COLUMNS), mode, bits, (), unchanged_since, 0
+        )
+        if not changed:
+            return states, failed
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Flags are not mail: as with Dovecot's index (mail_fsync=optimized), a flag change
             # need not wait for the WAL flush; a crash can lose the last milliseconds of them.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        # The folder's row lock first (a no-op on SQLite, whose IMMEDIATE transactions serialise
-        # writers); the next modseq is only taken if something really changes.
-        locked = (
-            Folder.objects.select_for_update().filter(pk=folder_id).values_list("highest_modseq", flat=True)
-        )
-        modseq = locked[0] + 1
+        # The folder's row lock and the next modseq in one statement (SQLite's IMMEDIATE
+        # transactions already serialise writers): every statement from here to the commit is
+        # time the folder's other writers wait, and modseqs must commit in order (CONDSTORE).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Folder._meta.db_table} SET highest_modseq = highest_modseq + 1 "
+                "WHERE id = %s RETURNING highest_modseq",
+                [folder_id],
+            )
+            (modseq,) = cursor.fetchone()
         if keywords:
             keywords = _admit_keywords(folder_id, keywords, record=mode != "remove")
-        current = message_rows(folder_id, uids, ["id", "flags", "keywords", "modseq"])
-        states: list[MessageState] = []
-        failed: list[int] = []
-        changed: list[Message] = []
-        for uid in sorted(current):
-            row = current[uid]
-            old_keywords = row["keywords"].split()
-            if unchanged_since is not None and row["modseq"] > unchanged_since:
-                failed.append(uid)
-                states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
-                continue
-            new_bits, new_keywords = _apply(mode, row["flags"], old_keywords, bits, keywords)
-            if len(new_keywords) > max(len(old_keywords), limits.MAX_KEYWORDS_PER_MESSAGE):
-                raise KeywordLimit("message")  # rolls back the whole STORE, modseq included
-            if new_bits != row["flags"] or new_keywords != old_keywords:
-                changed.append(
-                    Message(id=row["id"], flags=new_bits, keywords=" ".join(new_keywords), modseq=modseq)
-                )
-                states.append(_state(uid, new_bits, new_keywords, modseq))
-            else:
-                states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
-        if changed:
-            Folder.objects.filter(pk=folder_id).update(highest_modseq=modseq)
-            Message.objects.bulk_update(changed, ["flags", "keywords", "modseq"], batch_size=500)
-            events.publish(events.FOLDER, folder_id)
+        current = message_rows(folder_id, uids, STATE_COLUMNS)
+        states, failed, changed = _plan(current, mode, bits, keywords, unchanged_since, modseq)
+        if not changed:  # e.g. another session's STORE got there first
+            transaction.set_rollback(True)  # HIGHESTMODSEQ stays as it was
+            return states, failed
+        Message.objects.bulk_update(changed, ["flags", "keywords", "modseq"], batch_size=500)
+        events.publish(events.FOLDER, folder_id)
         return states, failed
+
+
+def _plan(
+    current: dict[int, Row],
+    mode: str,
+    bits: int,
+    keywords: Sequence[str],
+    unchanged_since: int | None,
+    modseq: int,
+) -> tuple[list[MessageState], list[int], list[Message]]:
+    """(states after the STORE, UIDs failing UNCHANGEDSINCE, the rows to write with `modseq`)."""
+    states: list[MessageState] = []
+    failed: list[int] = []
+    changed: list[Message] = []
+    for uid in sorted(current):
+        row = current[uid]
+        old_keywords = row["keywords"].split()
+        if unchanged_since is not None and row["modseq"] > unchanged_since:
+            failed.append(uid)
+            states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
+            continue
+        new_bits, new_keywords = _apply(mode, row["flags"], old_keywords, bits, keywords)
+        if len(new_keywords) > max(len(old_keywords), limits.MAX_KEYWORDS_PER_MESSAGE):
+            raise KeywordLimit("message")  # rolls back the whole STORE, modseq included
+        if new_bits != row["flags"] or new_keywords != old_keywords:
+            written = Message(id=row["id"], flags=new_bits, keywords=" ".join(new_keywords), modseq=modseq)
+            changed.append(written)
+            states.append(_state(uid, new_bits, new_keywords, modseq))
+        else:
+            states.append(_state(uid, row["flags"], old_keywords, row["modseq"]))
+    return states, failed, changed
 
 
 def _apply(

@@ -96,6 +96,9 @@ class Config:
     login_cooloff_minutes: int = 15
     csrf_trusted_origins: tuple[str, ...] = ()
     trust_x_forwarded_proto: bool = False
+    # imapd processes sharing the port (SO_REUSEPORT). 1 keeps one process (tests, the demo);
+    # production should use the number of cores: one event loop and the GIL cap a process.
+    imap_workers: int = 1
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -159,6 +162,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
             o.strip() for o in env.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
         ),
         trust_x_forwarded_proto=_bool(env, "TRUST_X_FORWARDED_PROTO", False),
+        imap_workers=_int(env, "IMAP_WORKERS", 1, minimum=1),
     )
 
 

@@ -1,9 +1,10 @@
 """FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ).
 
-State: selected. Works in batches: one bulk query for the batch's precomputed columns, one
-pool call for its blobs; never one query per message. A non-PEEK body fetch sets \\Seen (not
-under EXAMINE) before the batch is rendered, and the new FLAGS go out inside the same FETCH
-response as the body, after it, so imaplib's `raw[0][1]` stays the body.
+State: selected. Works in batches, each one pool call (store.fetch_batch): one bulk query for
+the batch's precomputed columns, then its blobs; never one query per message. A non-PEEK body
+fetch sets \\Seen (not under EXAMINE) in that same call before the batch is rendered, and the new
+FLAGS go out inside the same FETCH response as the body, after it, so imaplib's `raw[0][1]` stays
+the body.
 """
 
 from __future__ import annotations
@@ -100,17 +101,21 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
     for start in range(0, len(seqs), BATCH):
         batch = seqs[start : start + BATCH]
         uids = [view.uids[seq - 1] for seq in batch]
-        seen_now = await _mark_seen(session, view, batch) if sets_seen else set()
-        rows = (
-            await session.pools.run(store.message_rows, view.info.id, uids, sorted(columns))
-            if columns
-            else {}
-        )
-        blobs = (
-            await session.pools.run(_read_blobs, [rows[u]["blob_id"] for u in uids if u in rows])
-            if needs_blobs
-            else {}
-        )
+        unseen = [seq for seq in batch if not view.flags[seq - 1] & system_flags.SEEN] if sets_seen else []
+        rows: dict[int, dict[str, Any]] = {}
+        blobs: dict[str, bytes] = {}
+        if columns or unseen:
+            states, rows, blobs = await session.pools.run(
+                store.fetch_batch,
+                view.info.id,
+                uids,
+                sorted(columns),
+                blobs=needs_blobs,
+                mark_seen=[view.uids[seq - 1] for seq in unseen],
+            )
+            if unseen:
+                _seen(session, view, states)
+        seen_now = set(unseen)
         for seq, uid in zip(batch, uids, strict=True):
             row = rows.get(uid, {})
             if columns and not row:  # expunged elsewhere (retention) and not yet reported
@@ -135,22 +140,11 @@ async def _vanished(session: Session, view: FolderView, command: Fetch) -> list[
     return [Untagged(b"VANISHED (EARLIER) " + render.compact_set(gone).encode())] if gone else []
 
 
-def _read_blobs(shas: Sequence[str]) -> dict[str, bytes]:
-    return {sha: store.read_blob(sha) for sha in dict.fromkeys(shas)}
-
-
-async def _mark_seen(session: Session, view: FolderView, seqs: list[int]) -> set[int]:
-    unseen = [seq for seq in seqs if not view.flags[seq - 1] & system_flags.SEEN]
-    if not unseen:
-        return set()
-    uids = [view.uids[seq - 1] for seq in unseen]
-    states, _ = await session.pools.run(
-        store.store_flags, view.info.id, uids, mode="add", bits=system_flags.SEEN, keywords=()
-    )
+def _seen(session: Session, view: FolderView, states: Sequence[store.MessageState]) -> None:
+    """The implicit \\Seen is stored: show it in this view and wake this process's other sessions."""
     for state in states:
         view.set_state(state)
-    session.server.events.dispatch(events.FOLDER, view.info.id)  # this process's other sessions
-    return set(unseen)
+    session.server.events.dispatch(events.FOLDER, view.info.id)
 
 
 def _items(

@@ -1,15 +1,30 @@
-"""`manage.py imapd [--host] [--port] [--cert] [--key]`: run the IMAPS server.
+"""`manage.py imapd [--host] [--port] [--cert] [--key] [--workers N]`: run the IMAPS server.
 
 SIGHUP reloads the certificate and key for new connections; SIGTERM and SIGINT stop accepting,
 say `* BYE Server restarting, please reconnect` to every session, let running commands finish,
 and exit.
+
+With one worker (IMAP_WORKERS=1, the default) this process serves. With N > 1 it is a supervisor
+that serves nothing itself: it checks that the port is free, holds a bound but non-listening
+socket on it (so the port stays ours while a worker restarts, and port 0 becomes one real port),
+then starts N fresh interpreters (`manage.py imapd --worker-of-parent K`, never a fork of a
+process that has opened database connections). Each worker listens on the same address with
+SO_REUSEPORT, so the kernel spreads connections among them; live events reach every worker
+through the event hub (Redis or the change counters), as they reach separate hosts. The
+supervisor forwards SIGTERM/SIGINT and SIGHUP, restarts a worker that dies (with a back-off),
+and a worker whose supervisor disappears (its stdin pipe closes) shuts down by itself.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import signal
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +33,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from imapd import tls
 from imapd.dbpool import Pools
-from imapd.server import ImapServer
+from imapd.server import ImapServer, ServerOptions
 
 log = logging.getLogger("imapd")
+
+READY_TIMEOUT = 60.0  # a worker's Django start-up, TLS context and bind; seconds
+RESTART_DELAY = 1.0  # the first back-off after a worker dies, doubling up to RESTART_DELAY_MAX
+RESTART_DELAY_MAX = 30.0
+STABLE_AFTER = 60.0  # a worker that ran this long before dying restarts after RESTART_DELAY again
+# A worker lets running commands finish for ServerOptions.shutdown_grace; then it is killed.
+STOP_TIMEOUT = ServerOptions.shutdown_grace + 20.0
 
 
 class Command(BaseCommand):
@@ -34,39 +56,65 @@ class Command(BaseCommand):
             "--cert", type=Path, default=config.tls_cert, help="PEM certificate chain (TLS_CERT)"
         )
         parser.add_argument("--key", type=Path, default=config.tls_key, help="PEM private key (TLS_KEY)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=config.imap_workers,
+            help="processes sharing the port (IMAP_WORKERS; production: the number of cores)",
+        )
+        # Internal: how the supervisor starts worker K. Not for people, so not in --help.
+        parser.add_argument("--worker-of-parent", type=int, default=None, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1.")
         try:
             context = tls.server_context(options["cert"], options["key"])
         except (FileNotFoundError, ValueError) as error:
             raise CommandError(str(error)) from None
         try:
-            asyncio.run(self._serve(context, options))
+            if options["worker_of_parent"] is None and options["workers"] > 1:
+                asyncio.run(Supervisor(self, options).run())
+            else:
+                asyncio.run(self._serve(context, options))
         except KeyboardInterrupt:
             pass
 
     async def _serve(self, context: Any, options: dict[str, Any]) -> None:
         config = settings.MAILKITE
+        worker = options["worker_of_parent"]
         pools = Pools(
             db_threads=config.db_pool_size, login_threads=config.login_workers, login_queue=config.login_queue
         )
-        server = ImapServer(context=context, pools=pools, redis_url=config.redis_url)
+        server = ImapServer(
+            context=context,
+            pools=pools,
+            redis_url=config.redis_url,
+            conn_prefix="" if worker is None else f"w{worker}.",
+        )
         try:
-            bound = await server.start(options["host"], options["port"])
+            bound = await server.start(options["host"], options["port"], reuse_port=worker is not None)
         except OSError as error:
             raise CommandError(
                 f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}"
             ) from None
         for host, port in bound:
-            self.stdout.write(f"imapd: listening on {host}:{port} (implicit TLS)")
+            if worker is None:
+                self.stdout.write(f"imapd: listening on {host}:{port} (implicit TLS)")
+            else:  # the line the supervisor waits for
+                self.stdout.write(f"imapd: worker {worker} listening on {host}:{port} (pid {os.getpid()})")
         self.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._reload(server, options))
+        orphaned = loop.create_task(_until_stdin_closes(stop)) if worker is not None else None
         await stop.wait()
-        self.stdout.write("imapd: shutting down")
+        if orphaned is not None:
+            orphaned.cancel()
+        if worker is None:
+            self.stdout.write("imapd: shutting down")
         await server.close()
         pools.shutdown()
 
@@ -76,3 +124,168 @@ class Command(BaseCommand):
             log.info("TLS certificate reloaded")
         except (FileNotFoundError, ValueError) as error:
             log.error("TLS reload failed, keeping the old certificate: %s", error)
+
+
+async def _until_stdin_closes(stop: asyncio.Event) -> None:
+    """A worker's stdin is a pipe from its supervisor: end of file means the supervisor is gone
+    (even killed with SIGKILL), and a worker left alone would hold the port for ever."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError):  # not a pipe (started by hand): nothing to watch
+        return
+    while await reader.read(4096):
+        pass
+    log.warning("the imapd supervisor is gone; this worker shuts down")
+    stop.set()
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """A bound, non-listening SO_REUSEPORT socket on the address the workers will share.
+
+    First a plain bind: it fails if anything already listens there, including the workers of
+    another imapd, which a SO_REUSEPORT bind would silently join. Only listening sockets receive
+    connections, so the reservation itself never takes one."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:  # as the workers' listeners (ImapServer.start)
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        probe.bind(address)
+        probe.listen(1)
+        address = probe.getsockname()
+    reservation = socket.socket(family, kind, proto)
+    try:
+        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            reservation.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        reservation.bind(address)
+    except OSError:
+        reservation.close()
+        raise
+    return reservation
+
+
+class Supervisor:
+    """The parent of `--workers N`: starts, watches, signals and restarts the workers."""
+
+    def __init__(self, command: Command, options: dict[str, Any]) -> None:
+        self.command = command
+        self.options = options
+        self.count: int = options["workers"]
+        self.workers: dict[int, asyncio.subprocess.Process] = {}
+        self.stopping = asyncio.Event()
+        self._drains: set[asyncio.Task[None]] = set()  # referenced, or the loop may drop them
+
+    async def run(self) -> None:
+        host = self.options["host"]
+        try:
+            reservation = reserve_port(host, self.options["port"])
+        except OSError as error:
+            raise CommandError(f"Cannot listen on {host}:{self.options['port']}: {error.strerror}") from None
+        with reservation:
+            self.port = reservation.getsockname()[1]
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+            loop.add_signal_handler(signal.SIGINT, self.stopping.set)
+            loop.add_signal_handler(signal.SIGHUP, self._forward, signal.SIGHUP)
+            started = await asyncio.gather(*(self._start(k) for k in range(1, self.count + 1)))
+            if not all(started):
+                await self._stop_all()
+                raise CommandError("imapd: a worker failed to start (its error is above); stopped.")
+            self.command.stdout.write(
+                f"imapd: listening on {host}:{self.port} (implicit TLS, {self.count} workers)"
+            )
+            self.command.stdout.flush()
+            keepers = [loop.create_task(self._keep(k)) for k in range(1, self.count + 1)]
+            await self.stopping.wait()
+            self.command.stdout.write("imapd: shutting down")
+            self.command.stdout.flush()
+            await self._stop_all()
+            for task in keepers:
+                task.cancel()
+            await asyncio.gather(*keepers, return_exceptions=True)
+
+    async def _start(self, worker: int) -> bool:
+        """Start worker K and wait for its "listening" line; False if it exits first."""
+        argv = [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "imapd",
+            *("--host", self.options["host"], "--port", str(self.port)),
+            *("--cert", str(self.options["cert"]), "--key", str(self.options["key"])),
+            *("--worker-of-parent", str(worker)),
+        ]
+        # stdin: the pipe whose end tells the worker we are gone; stderr (its log) is ours.
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        self.workers[worker] = process
+        assert process.stdout is not None
+        line = b""
+        with contextlib.suppress(TimeoutError):
+            line = await asyncio.wait_for(process.stdout.readline(), READY_TIMEOUT)
+        if b" listening on " not in line:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            log.error("worker %d did not start (exit code %s)", worker, process.returncode)
+            return False
+        log.info("worker %d started (pid %d)", worker, process.pid)
+        drain = asyncio.get_running_loop().create_task(_drain(process.stdout))
+        self._drains.add(drain)
+        drain.add_done_callback(self._drains.discard)
+        return True
+
+    async def _keep(self, worker: int) -> None:
+        """Restart worker K whenever it exits while we are not stopping, backing off while it
+        keeps dying (a broken certificate, an exhausted machine) instead of spinning."""
+        loop = asyncio.get_running_loop()
+        delay = RESTART_DELAY
+        while True:
+            began = loop.time()
+            code = await self.workers[worker].wait()
+            if self.stopping.is_set():
+                return
+            if loop.time() - began >= STABLE_AFTER:
+                delay = RESTART_DELAY
+            log.error(
+                "worker %d (pid %d) exited with code %s; starting a new one in %.0f s",
+                worker,
+                self.workers[worker].pid,
+                code,
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            if self.stopping.is_set():
+                return
+            delay = min(delay * 2, RESTART_DELAY_MAX)
+            await self._start(worker)
+
+    def _forward(self, signum: int) -> None:
+        for process in self.workers.values():
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signum)
+
+    async def _stop_all(self) -> None:
+        """SIGTERM every worker (each says BYE and lets commands finish), then wait; kill late ones."""
+        self._forward(signal.SIGTERM)
+        waits = [process.wait() for process in self.workers.values()]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), STOP_TIMEOUT)
+        except TimeoutError:
+            log.error("workers did not stop within %.0f s; killing them", STOP_TIMEOUT)
+            self._forward(signal.SIGKILL)
+            await asyncio.gather(*(process.wait() for process in self.workers.values()))
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    """Read what a worker still writes to stdout, so a full pipe can never block it."""
+    while await stream.readline():
+        pass

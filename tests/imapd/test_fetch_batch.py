@@ -1,0 +1,92 @@
+"""FETCH's trips to the database threads (bench/README.md, the read row): one pool call per batch
+carries the rows, the blobs and an implicit \\Seen together; and every pool call hands its
+database connection back when it ends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from imapd.dbpool import Pools
+from mailkite.mail import flags
+from mailkite.mail.models import Folder, Message
+from tests.conftest import RunningServer
+from tests.imapd.wire import Wire
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Calls(list[str]):
+    """The names of the functions the server's sessions run on the database threads."""
+
+    def __init__(self, run: Callable[..., Any]) -> None:
+        super().__init__()
+        self.run = run
+
+    async def __call__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.append(function.__name__)
+        return await self.run(function, *args, **kwargs)
+
+
+@pytest.fixture
+def calls(imap_server: RunningServer) -> Calls:
+    recording = Calls(imap_server.pools.run)
+    imap_server.pools.run = recording  # type: ignore[method-assign]  # sessions call pools.run
+    return recording
+
+
+def fetched(raw: bytes, head: bytes, tail: bytes = b")") -> bytes:
+    return head + b" {%d}\r\n" % len(raw) + raw + tail
+
+
+def test_a_peek_at_a_body_is_one_pool_call(wire: Wire, demo_mail, calls):
+    wire.ok("s1 SELECT INBOX")
+    calls.clear()
+    untagged = wire.ok("f1 UID FETCH 1 BODY.PEEK[]")  # the read bench's command
+    assert calls == ["fetch_batch"]
+    assert untagged == [fetched(demo_mail[0][1], b"* 1 FETCH (UID 1 BODY[]")]
+
+
+def test_a_body_fetch_that_sets_seen_is_still_one_pool_call(wire: Wire, demo_mail, calls):
+    wire.ok("s1 SELECT INBOX")
+    calls.clear()
+    untagged = wire.ok("f1 FETCH 1 BODY[]")
+    assert calls == ["fetch_batch"]
+    assert untagged == [fetched(demo_mail[0][1], b"* 1 FETCH (BODY[]", b" FLAGS (\\Seen))")]
+    inbox = Folder.objects.get(name="INBOX")
+    assert Message.objects.get(folder=inbox, uid=1).flags & flags.SEEN
+
+
+def test_flags_alone_come_from_the_snapshot_without_a_pool_call(wire: Wire, demo_mail, calls):
+    wire.ok("s1 SELECT INBOX")
+    calls.clear()
+    assert wire.ok("f1 FETCH 1:2 (UID FLAGS)") == [
+        b"* 1 FETCH (UID 1 FLAGS ())",
+        b"* 2 FETCH (UID 2 FLAGS ())",
+    ]
+    assert calls == []
+
+
+def test_each_pool_call_hands_its_database_connection_back(transactional_db):
+    # A connection kept by a thread between calls would be one fewer for the login threads,
+    # which share DB_POOL_SIZE with these, and would outlive a database restart.
+    pools = Pools(db_threads=1, login_threads=1, login_queue=1)
+
+    def query_then_report() -> bool:
+        Folder.objects.exists()
+        return connection.connection is not None
+
+    def report() -> bool:
+        return connection.connection is not None
+
+    try:
+        assert asyncio.run(pools.run(query_then_report)) is True
+        assert asyncio.run(pools.run(report)) is False  # the same (only) thread, nothing held
+        assert asyncio.run(pools.run_login(query_then_report)) is True
+        assert asyncio.run(pools.run_login(report)) is False
+    finally:
+        pools.shutdown()
