@@ -2,7 +2,9 @@
 
 Sequence numbers become UID ranges through the session's view; flags are a small bit field,
 so "bit set" is an IN over the values that have it; text keys are case-insensitive substring
-matches on decoded columns. The store port runs the query; nothing loops over messages here.
+matches on the decoded columns of the message's text row (MessageText, reached through the
+one-to-one `text`: one join, and on PostgreSQL the trigram indexes sit on that table). The store
+port runs the query; nothing loops over messages here.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from mailkite.mail import flags
 
 NOTHING = Q(pk__in=[])
 _HEADER_COLUMNS = {
-    "FROM": "from_text",
-    "TO": "to_text",
-    "CC": "cc_text",
-    "BCC": "bcc_text",
-    "SUBJECT": "subject",
+    "FROM": "text__from_text",
+    "TO": "text__to_text",
+    "CC": "text__cc_text",
+    "BCC": "text__bcc_text",
+    "SUBJECT": "text__subject",
 }
 
 
@@ -76,7 +78,7 @@ def _header(key: c.SearchHeader) -> Q:
         return Q(**{f"{column}__icontains": key.value})
     # HEADER field value: the value must occur in that field (an empty value: the field exists).
     pattern = r"(^|\n)" + re.escape(key.field) + r":[^\n]*" + re.escape(key.value)
-    return Q(headers_text__iregex=pattern)
+    return Q(text__headers_text__iregex=pattern)
 
 
 def compile_key(key: c.SearchKey, view: FolderView, saved: list[int] | None = None) -> Q:
@@ -105,9 +107,9 @@ def compile_key(key: c.SearchKey, view: FolderView, saved: list[int] | None = No
     if isinstance(key, c.SearchHeader):
         return _header(key)
     if isinstance(key, c.SearchBody):
-        return Q(body_text__icontains=key.value)
+        return Q(text__body_text__icontains=key.value)
     if isinstance(key, c.SearchText):
-        return Q(headers_text__icontains=key.value) | Q(body_text__icontains=key.value)
+        return Q(text__headers_text__icontains=key.value) | Q(text__body_text__icontains=key.value)
     if isinstance(key, c.SearchDate):
         return _date(key)
     if isinstance(key, c.SearchSize):

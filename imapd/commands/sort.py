@@ -36,7 +36,7 @@ SORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "DISPLAYFROM": ("sort_display_from",),
     "DISPLAYTO": ("sort_display_to",),
 }
-THREAD_COLUMNS = ("sort_date", "internal_date", "sort_subject", "subject", "message_id", "thread_refs")
+THREAD_COLUMNS = ("sort_date", "internal_date", "sort_subject", "text__subject", "message_id", "thread_refs")
 
 
 def _entry_key(criterion: str, entry: tuple[int, int, dict[str, Any]]) -> Any:

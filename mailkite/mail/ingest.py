@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from mailkite.events import publish as events
 from mailkite.mail import blobstore, encryption, mime, services, sortkeys
-from mailkite.mail.models import Blob, Domain, Folder, Mailbox, Message
+from mailkite.mail.models import Blob, Domain, Folder, Mailbox, Message, MessageText
 
 # Below this many messages a batch is prepared in this process: handing work to the workers and
 # pickling the results back costs more than it saves (mime.analyse is ~2.5 ms a message).
@@ -268,26 +268,34 @@ def _insert(*, mailbox: Mailbox, folder: str, batch: Sequence[tuple[Item, Prepar
             [Blob(sha256=sha, size=size) for sha, size in sorted(sizes.items())], ignore_conflicts=True
         )
         first_uid, first_modseq = _reserve(folder_id, len(batch), sum(len(p.data) for _, p, _ in batch))
-        rows = []
+        rows, texts = [], []
         for index, (item, prepared, sha) in enumerate(batch):
             moment, offset_minutes = _moment(item.internal_date)
             analysis = prepared.analysis
-            rows.append(
-                Message(
-                    folder_id=folder_id,
-                    uid=first_uid + index,
-                    modseq=first_modseq + index,
-                    blob_id=sha,  # Blob's primary key is its SHA-256: no lookup needed
-                    internal_date=moment,
-                    internal_date_offset=offset_minutes,
-                    size=len(prepared.data),
-                    crlf_normalised=prepared.normalised,
-                    envelope=analysis.envelope,
-                    body=analysis.body,
-                    bodystructure=analysis.bodystructure,
-                    header_length=analysis.header_length,
-                    parts=analysis.parts,
-                    message_id=analysis.message_id[:998],
+            row = Message(
+                folder_id=folder_id,
+                uid=first_uid + index,
+                modseq=first_modseq + index,
+                blob_id=sha,  # Blob's primary key is its SHA-256: no lookup needed
+                internal_date=moment,
+                internal_date_offset=offset_minutes,
+                size=len(prepared.data),
+                crlf_normalised=prepared.normalised,
+                envelope=analysis.envelope,
+                body=analysis.body,
+                bodystructure=analysis.bodystructure,
+                header_length=analysis.header_length,
+                parts=analysis.parts,
+                message_id=analysis.message_id[:998],
+                sent_date=analysis.sent_date,
+                delivered_to=mailbox.address,
+                source_key=item.source_key[:200],
+                **prepared.sort_columns,
+            )
+            rows.append(row)
+            texts.append(
+                MessageText(
+                    message=row,
                     subject=analysis.subject,
                     from_text=analysis.from_text,
                     to_text=analysis.to_text,
@@ -295,13 +303,12 @@ def _insert(*, mailbox: Mailbox, folder: str, batch: Sequence[tuple[Item, Prepar
                     bcc_text=analysis.bcc_text,
                     headers_text=analysis.headers_text,
                     body_text=analysis.body_text,
-                    sent_date=analysis.sent_date,
-                    delivered_to=mailbox.address,
-                    source_key=item.source_key[:200],
-                    **prepared.sort_columns,
                 )
             )
+        # Both backends hand back the new ids (INSERT ... RETURNING: PostgreSQL, SQLite 3.35+), and
+        # the second bulk_create reads them from `message`; a row without one would make it raise.
         Message.objects.bulk_create(rows)
+        MessageText.objects.bulk_create(texts)
         events.publish(events.FOLDER, folder_id)
     return first_uid
 
