@@ -98,17 +98,19 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}"
             ) from None
+        # Handlers before the "listening" line: whoever waits for that line may signal at once, and
+        # SIGHUP's default action would end the process instead of reloading the certificate.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._reload(server, options))
         for host, port in bound:
             if worker is None:
                 self.stdout.write(f"imapd: listening on {host}:{port} (implicit TLS)")
             else:  # the line the supervisor waits for
                 self.stdout.write(f"imapd: worker {worker} listening on {host}:{port} (pid {os.getpid()})")
         self.stdout.flush()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._reload(server, options))
         orphaned = loop.create_task(_until_stdin_closes(stop)) if worker is not None else None
         await stop.wait()
         if orphaned is not None:
