@@ -6,12 +6,15 @@ never meets a raw newline inside a quoted string (IMAP-NOTES 15). Pure functions
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
+from mailkite.mail import flags
+
 _QUOTED_UNSAFE = frozenset(b"\r\n\x00") | frozenset(range(0x80, 0x100))
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
 
 
 def literal(data: bytes) -> bytes:
@@ -48,20 +51,36 @@ def plist(items: Iterable[bytes]) -> bytes:
 
 def internal_date(moment: datetime, offset_minutes: int) -> bytes:
     """INTERNALDATE as "dd-Mon-yyyy hh:mm:ss +zzzz", in the offset the message arrived with."""
-    local = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
-    sign = "+" if offset_minutes >= 0 else "-"
-    hours, minutes = divmod(abs(offset_minutes), 60)
-    text = (
-        f'"{local.day:02d}-{_MONTHS[local.month - 1]}-{local.year:04d} '
-        f'{local.hour:02d}:{local.minute:02d}:{local.second:02d} {sign}{hours:02d}{minutes:02d}"'
+    zone, suffix = _zone(offset_minutes)
+    local = moment.astimezone(zone)
+    return b'"%02d-%s-%04d %02d:%02d:%02d %s"' % (
+        local.day,
+        _MONTHS[local.month - 1],
+        local.year,
+        local.hour,
+        local.minute,
+        local.second,
+        suffix,
     )
-    return text.encode("ascii")
+
+
+@functools.cache
+def _zone(offset_minutes: int) -> tuple[timezone, bytes]:
+    # A full sync renders one INTERNALDATE per message, and a folder's mail comes from few zones.
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    sign = b"+" if offset_minutes >= 0 else b"-"
+    return timezone(timedelta(minutes=offset_minutes)), sign + b"%02d%02d" % (hours, minutes)
 
 
 def flag_list(bits: int, keywords: Iterable[str]) -> bytes:
-    from mailkite.mail import flags
-
+    if not keywords:  # most messages: the system flags alone, of 32 possible lists
+        return _system_flag_list(bits)
     return ("(" + " ".join([*flags.names(bits), *keywords]) + ")").encode("utf-8")
+
+
+@functools.cache
+def _system_flag_list(bits: int) -> bytes:
+    return ("(" + " ".join(flags.names(bits)) + ")").encode("ascii")
 
 
 class HasFlags(Protocol):

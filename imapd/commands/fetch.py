@@ -9,6 +9,7 @@ the body.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from imapd.snapshot import FolderView
 
 BATCH = 200
+Batch = tuple[list[store.MessageState], dict[int, dict[str, Any]], dict[str, bytes]]
 COLUMNS = {
     "INTERNALDATE": ("internal_date", "internal_date_offset"),
     "RFC822.SIZE": ("size",),
@@ -98,32 +100,52 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
     columns, needs_blobs, sets_seen = _needs(command)
     gone: list[int] = []
     sets_seen = sets_seen and not view.read_only
-    for start in range(0, len(seqs), BATCH):
-        batch = seqs[start : start + BATCH]
-        uids = [view.uids[seq - 1] for seq in batch]
+    names = frozenset(item for item in command.items if isinstance(item, str))
+
+    async def read(batch: list[int]) -> tuple[list[int], Batch]:
         unseen = [seq for seq in batch if not view.flags[seq - 1] & system_flags.SEEN] if sets_seen else []
-        rows: dict[int, dict[str, Any]] = {}
-        blobs: dict[str, bytes] = {}
-        if columns or unseen:
-            states, rows, blobs = await session.pools.run(
-                store.fetch_batch,
-                view.info.id,
-                uids,
-                sorted(columns),
-                blobs=needs_blobs,
-                mark_seen=[view.uids[seq - 1] for seq in unseen],
-            )
+        if not (columns or unseen):
+            return unseen, ([], {}, {})
+        uids = [view.uids[seq - 1] for seq in batch]
+        found: Batch = await session.pools.run(
+            store.fetch_batch,
+            view.info.id,
+            uids,
+            sorted(columns),
+            blobs=needs_blobs,
+            mark_seen=[view.uids[seq - 1] for seq in unseen],
+        )
+        return unseen, found
+
+    batches = [seqs[start : start + BATCH] for start in range(0, len(seqs), BATCH)]
+    # While one batch is rendered and written, the next is read (the database work runs in the
+    # pool's thread). Not when the FETCH sets \Seen: a batch must not be marked read before the
+    # one ahead of it reached the client, or a dropped connection would leave unread mail \Seen.
+    ahead = not sets_seen
+    reading: asyncio.Future[tuple[list[int], Batch]] | None = None
+    try:
+        for index, batch in enumerate(batches):
+            unseen, (states, rows, blobs) = await (reading or read(batch))
+            reading = None
+            if ahead and index + 1 < len(batches):
+                reading = asyncio.ensure_future(read(batches[index + 1]))
             if unseen:
                 _seen(session, view, states)
-        seen_now = set(unseen)
-        for seq, uid in zip(batch, uids, strict=True):
-            row = rows.get(uid, {})
-            if columns and not row:  # expunged elsewhere (retention) and not yet reported
-                gone.append(uid)
-                continue
-            raw = blobs.get(row.get("blob_id", ""), b"")
-            items = _items(view, command, seq, row, raw, seq in seen_now, session.condstore)
-            yield Untagged(b"%d FETCH (" % seq + items + b")")
+            seen_now = set(unseen)
+            for seq in batch:
+                uid = view.uids[seq - 1]
+                row = rows.get(uid, {})
+                if columns and not row:  # expunged elsewhere (retention) and not yet reported
+                    gone.append(uid)
+                    continue
+                raw = blobs.get(row.get("blob_id", ""), b"")
+                items = _items(view, command, names, seq, row, raw, seq in seen_now, session.condstore)
+                yield Untagged(b"%d FETCH (" % seq + items + b")")
+    finally:
+        if reading is not None:  # the client went away mid-FETCH: nobody wants the next batch
+            reading.cancel()
+            if reading.done() and not reading.cancelled():
+                reading.exception()  # retrieved, so a failed read is not logged as a lost error
     if gone:  # RFC 9051 §7.1: the rest was sent; NOOP will report the expunge
         raise No("Some of those messages were deleted meanwhile; NOOP shows which.", "EXPUNGEISSUED")
 
@@ -150,6 +172,7 @@ def _seen(session: Session, view: FolderView, states: Sequence[store.MessageStat
 def _items(
     view: FolderView,
     command: Fetch,
+    names: frozenset[str],
     seq: int,
     row: dict[str, Any],
     raw: bytes,
@@ -157,7 +180,6 @@ def _items(
     condstore: bool,
 ) -> bytes:
     out: list[bytes] = []
-    names = [item for item in command.items if isinstance(item, str)]
     if (command.uid or (condstore and seen_now)) and "UID" not in names:
         out.append(b"UID %d" % view.uids[seq - 1])
     for item in command.items:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from imapd.commands.fetch import BATCH
 from imapd.dbpool import Pools
 from mailkite.mail import flags
 from mailkite.mail.models import Folder, Message
@@ -90,3 +91,25 @@ def test_each_pool_call_hands_its_database_connection_back(transactional_db):
         assert asyncio.run(pools.run_login(report)) is False
     finally:
         pools.shutdown()
+
+
+def test_a_fetch_over_several_batches_answers_every_message_in_order(wire: Wire, account, calls):
+    # Three batches: while one is rendered the next is read (read-only FETCH), and a FETCH that
+    # sets \Seen reads them one after the other; either way nothing is lost or reordered.
+    from mailkite.mail import ingest
+
+    count = 2 * BATCH + 37
+    sizes = []
+    for n in range(1, count + 1):
+        raw = b"From: n%d@example.org\r\nSubject: number %d\r\n\r\n%s\r\n" % (n, n, b"x" * n)
+        ingest.store(mailbox=account.mailbox, raw=raw)
+        sizes.append(len(raw))
+    wire.ok("s1 SELECT INBOX")
+    calls.clear()
+    lines = wire.ok("f1 UID FETCH 1:* (UID RFC822.SIZE)")
+    assert lines == [b"* %d FETCH (UID %d RFC822.SIZE %d)" % (n, n, sizes[n - 1]) for n in range(1, count + 1)]
+    assert calls == ["fetch_batch"] * 3
+    bodies = wire.ok("f2 FETCH 1:* (BODY[HEADER.FIELDS (SUBJECT)])")
+    assert [line.split(b"\r\n")[1] for line in bodies] == [b"Subject: number %d" % n for n in range(1, count + 1)]
+    inbox = Folder.objects.get(name="INBOX")
+    assert not Message.objects.filter(folder=inbox).exclude(flags=flags.SEEN).exists()
