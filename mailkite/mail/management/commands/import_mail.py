@@ -56,6 +56,8 @@ class Command(BaseCommand):
             self._report(summary)
             raise CommandError(f"Import stopped: {error}. Run the same command again to resume.") from None
         bar.close()
+        if summary.imported:
+            importer.refresh_statistics()
         self._report(summary)
 
     def _report(self, summary: importer.Summary) -> None:
