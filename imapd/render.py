@@ -7,8 +7,8 @@ never meets a raw newline inside a quoted string (IMAP-NOTES 15). Pure functions
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from mailkite.mail import flags
@@ -49,27 +49,26 @@ def plist(items: Iterable[bytes]) -> bytes:
     return b"(" + b" ".join(items) + b")"
 
 
-def internal_date(moment: datetime, offset_minutes: int) -> bytes:
-    """INTERNALDATE as "dd-Mon-yyyy hh:mm:ss +zzzz", in the offset the message arrived with."""
-    zone, suffix = _zone(offset_minutes)
-    local = moment.astimezone(zone)
+def internal_date(epoch_seconds: int, offset_minutes: int) -> bytes:
+    """INTERNALDATE as "dd-Mon-yyyy hh:mm:ss +zzzz" from seconds since 1970 (UTC), in the offset
+    the message arrived with. Plain arithmetic on a struct_time: a full sync renders one per
+    message, and building aware datetimes cost more than the rest of the line."""
+    local = time.gmtime(epoch_seconds + offset_minutes * 60)
     return b'"%02d-%s-%04d %02d:%02d:%02d %s"' % (
-        local.day,
-        _MONTHS[local.month - 1],
-        local.year,
-        local.hour,
-        local.minute,
-        local.second,
-        suffix,
+        local.tm_mday,
+        _MONTHS[local.tm_mon - 1],
+        local.tm_year,
+        local.tm_hour,
+        local.tm_min,
+        local.tm_sec,
+        _offset(offset_minutes),
     )
 
 
 @functools.cache
-def _zone(offset_minutes: int) -> tuple[timezone, bytes]:
-    # A full sync renders one INTERNALDATE per message, and a folder's mail comes from few zones.
+def _offset(offset_minutes: int) -> bytes:
     hours, minutes = divmod(abs(offset_minutes), 60)
-    sign = b"+" if offset_minutes >= 0 else b"-"
-    return timezone(timedelta(minutes=offset_minutes)), sign + b"%02d%02d" % (hours, minutes)
+    return (b"+" if offset_minutes >= 0 else b"-") + b"%02d%02d" % (hours, minutes)
 
 
 def flag_list(bits: int, keywords: Iterable[str]) -> bytes:

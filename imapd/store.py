@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import BigIntegerField, Func
 
 from imapd import limits
 from mailkite.events import publish as events
@@ -123,14 +124,37 @@ def _chunks(uids: Sequence[int]) -> Iterable[Sequence[int]]:
         yield uids[start : start + IN_CHUNK]
 
 
+class EpochSeconds(Func):
+    """A timestamp as whole seconds since 1970 (UTC). FETCH INTERNALDATE formats it itself: turning
+    the database's text form into an aware datetime costs about 3 µs a row, a third of what a full
+    header sync spends reading its rows (bench: 85,082 rows, 527 ms with datetimes, 277 without)."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "FLOOR(EXTRACT(EPOCH FROM %(expressions)s))::bigint"  # not rounded up
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # '%s' for strftime, written so that neither the template nor Django's %s-to-? pass eat it.
+        template = "CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+COMPUTED = {"internal_epoch": EpochSeconds("internal_date")}  # what message_rows can add to columns
+
+
 def message_rows(folder_id: int, uids: Sequence[int], fields: Sequence[str]) -> dict[int, Row]:
-    """The named columns of the given messages, by UID, in bulk (never one query per message)."""
+    """The named columns of the given messages, by UID, in bulk (never one query per message).
+    `fields` may also name the COMPUTED values."""
     columns = ["uid", *fields]
+    computed = {name: expression for name, expression in COMPUTED.items() if name in fields}
     result: dict[int, Row] = {}
+    rows = Message.objects.annotate(**computed) if computed else Message.objects.all()
     if uids and uids[-1] - uids[0] + 1 == len(uids):
-        queries = [Message.objects.filter(folder_id=folder_id, uid__gte=uids[0], uid__lte=uids[-1])]
+        queries = [rows.filter(folder_id=folder_id, uid__gte=uids[0], uid__lte=uids[-1])]
     else:
-        queries = [Message.objects.filter(folder_id=folder_id, uid__in=chunk) for chunk in _chunks(uids)]
+        queries = [rows.filter(folder_id=folder_id, uid__in=chunk) for chunk in _chunks(uids)]
     for query in queries:
         for row in query.values(*columns):
             for key in ("envelope", "body", "bodystructure"):

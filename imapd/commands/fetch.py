@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from imapd.session import Session
     from imapd.snapshot import FolderView
 
-BATCH = 200
+BATCH = 1000  # messages per pool call: a header sync of 85,082 messages went 1.31 -> 1.11 s from 200
 Batch = tuple[list[store.MessageState], dict[int, dict[str, Any]], dict[str, bytes]]
 COLUMNS = {
-    "INTERNALDATE": ("internal_date", "internal_date_offset"),
+    "INTERNALDATE": ("internal_epoch", "internal_date_offset"),
     "RFC822.SIZE": ("size",),
     "ENVELOPE": ("envelope",),
     "BODY": ("body",),
@@ -203,7 +203,7 @@ def _item(view: FolderView, seq: int, row: dict[str, Any], raw: bytes, item: str
     if item == "MODSEQ":
         return b"MODSEQ (%d)" % view.modseqs[seq - 1]
     if item == "INTERNALDATE":
-        return b"INTERNALDATE " + render.internal_date(row["internal_date"], row["internal_date_offset"])
+        return b"INTERNALDATE " + render.internal_date(row["internal_epoch"], row["internal_date_offset"])
     if item == "RFC822.SIZE":
         return b"RFC822.SIZE %d" % row["size"]
     if item in ("ENVELOPE", "BODY", "BODYSTRUCTURE"):

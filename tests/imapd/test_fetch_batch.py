@@ -113,3 +113,23 @@ def test_a_fetch_over_several_batches_answers_every_message_in_order(wire: Wire,
     assert [line.split(b"\r\n")[1] for line in bodies] == [b"Subject: number %d" % n for n in range(1, count + 1)]
     inbox = Folder.objects.get(name="INBOX")
     assert not Message.objects.filter(folder=inbox).exclude(flags=flags.SEEN).exists()
+
+
+def test_internaldate_keeps_the_arrival_offset_and_drops_fractions_of_a_second(wire: Wire, account):
+    # INTERNALDATE is read as whole seconds since 1970 and formatted without datetimes: the
+    # seconds must be cut, never rounded up, and dates before 1970 must work too.
+    from datetime import datetime, timedelta, timezone
+
+    from mailkite.mail import ingest
+
+    raw = b"Subject: when\r\n\r\nbody\r\n"
+    for moment in (
+        datetime(2026, 3, 1, 9, 30, 59, 900000, tzinfo=timezone(timedelta(hours=1))),
+        datetime(1969, 7, 20, 20, 17, 40, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ):
+        ingest.store(mailbox=account.mailbox, raw=raw, internal_date=moment)
+    wire.ok("s1 SELECT INBOX")
+    assert wire.ok("f1 FETCH 1:2 (INTERNALDATE)") == [
+        b'* 1 FETCH (INTERNALDATE "01-Mar-2026 09:30:59 +0100")',
+        b'* 2 FETCH (INTERNALDATE "20-Jul-1969 20:17:40 -0530")',
+    ]
