@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -32,6 +33,34 @@ from passwords import service
 # RFC 2971 allows ID in every state, so say so once for the whole run.
 imaplib.Commands["ID"] = ("NONAUTH", "AUTH", "SELECTED", "LOGOUT")
 
+
+
+def child_environment(*, redis_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment for a process a test starts (imapd, deliver, daphne): the production
+    settings module on this test's database and data folders, no Redis unless given, one imapd
+    worker unless said, and `extra` on top."""
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        url = f"postgresql://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="mailkite.settings",
+        DATABASE_URL=url,
+        MAILKITE_DATA_DIR=str(settings.MAILKITE.data_dir),
+        BLOB_DIR=str(settings.MAILKITE.blob_dir),
+    )
+    env.pop("REDIS_URL", None)
+    env.pop("IMAP_WORKERS", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
 
 @dataclass
 class Certs:
@@ -82,6 +111,19 @@ class RunningServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.pools.shutdown()
+
+
+class Calls(list[str]):
+    """Wraps a database-pool call (Pools.run, or what SnapshotCache runs) and notes the name of
+    each function it runs; the call itself still goes to the real pool."""
+
+    def __init__(self, run: Callable[..., Any]) -> None:
+        super().__init__()
+        self.run = run
+
+    async def __call__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.append(function.__name__)
+        return await self.run(function, *args, **kwargs)
 
 
 @pytest.fixture

@@ -67,16 +67,12 @@ def _make_parents(full: Path) -> list[Path]:
 
 def _write_new(full: Path, chunks: Iterable[bytes]) -> None:
     """Write to a temporary file beside `full`, fsync it, rename it to `full`. No directory fsync."""
-    fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".incoming-")
+    tmp = _write_temporary(full, chunks)
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        _fsync_path(tmp)
         os.replace(tmp, full)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -90,12 +86,7 @@ def _storage() -> Any:
 
 def put(data: bytes) -> str:
     """Store `data` durably and return its SHA-256 (hex)."""
-    sha = hashlib.sha256(data).hexdigest()
-    storage = _storage()
-    name = blob_name(sha)
-    if not storage.exists(name):
-        storage.save(name, ContentFile(data))
-    return sha
+    return put_many([data])[0]
 
 
 def get(sha256: str) -> bytes:
@@ -119,8 +110,9 @@ def put_many(blobs: Sequence[bytes]) -> list[str]:
     shas = [hashlib.sha256(data).hexdigest() for data in blobs]
     storage = _storage()
     if not isinstance(storage, ContentAddressedStorage):  # another backend: its own atomic save
-        for data in blobs:
-            put(data)
+        for sha, data in zip(shas, blobs, strict=True):
+            if not storage.exists(blob_name(sha)):
+                storage.save(blob_name(sha), ContentFile(data))
         return shas
     touched: set[Path] = set()
     staged: dict[Path, Path] = {}  # final name -> temporary file, fsynced before it is renamed
@@ -130,7 +122,7 @@ def put_many(blobs: Sequence[bytes]) -> list[str]:
             if full in staged or full.exists():  # same name, same bytes: stored already
                 continue
             touched.update(_make_parents(full))
-            staged[full] = _write_temporary(full, data)
+            staged[full] = _write_temporary(full, [data])
         _fsync_all(list(staged.values()))
         for full in list(staged):
             if not full.exists():  # another writer may have stored the same bytes meanwhile
@@ -144,11 +136,13 @@ def put_many(blobs: Sequence[bytes]) -> list[str]:
     return shas
 
 
-def _write_temporary(full: Path, data: bytes) -> Path:
+def _write_temporary(full: Path, chunks: Iterable[bytes]) -> Path:
+    """A new temporary file beside `full` holding `chunks`, not yet fsynced."""
     fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".incoming-")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            for chunk in chunks:
+                out.write(chunk)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -5,8 +5,6 @@ database connection back when it ends."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -15,22 +13,10 @@ from imapd.commands.fetch import BATCH
 from imapd.dbpool import Pools
 from mailkite.mail import flags
 from mailkite.mail.models import Folder, Message
-from tests.conftest import RunningServer
+from tests.conftest import Calls, RunningServer
 from tests.imapd.wire import Wire
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Calls(list[str]):
-    """The names of the functions the server's sessions run on the database threads."""
-
-    def __init__(self, run: Callable[..., Any]) -> None:
-        super().__init__()
-        self.run = run
-
-    async def __call__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.append(function.__name__)
-        return await self.run(function, *args, **kwargs)
 
 
 @pytest.fixture

@@ -4,20 +4,17 @@ connection, revocation, keepalives; through the polled change counters and throu
 from __future__ import annotations
 
 import imaplib
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from imapd.server import ServerOptions
 from passwords import service
 from passwords.models import AppPassword
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, child_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,21 +23,7 @@ MESSAGE = b"From: Pusher <push@example.org>\r\nSubject: pushed\r\n\r\nHello\r\n"
 
 def deliver_in_another_process(address: str, *, redis_url: str | None = None) -> None:
     """`manage.py deliver` as an MTA would run it, against the test database."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        url = f"sqlite:///{db['NAME']}"
-    else:
-        url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="mailkite.settings",
-        DATABASE_URL=url,
-        BLOB_DIR=str(settings.MAILKITE.blob_dir),
-        MAILKITE_DATA_DIR=str(settings.MAILKITE.data_dir),
-    )
-    env.pop("REDIS_URL", None)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
+    env = child_environment(redis_url=redis_url)
     result = subprocess.run(
         [sys.executable, "manage.py", "deliver", "--to", address],
         input=MESSAGE,

@@ -18,28 +18,16 @@ from imapd import store
 from imapd.snapshot import SnapshotCache
 from mailkite.mail import ingest
 from mailkite.mail.models import Folder
-from tests.conftest import RunningServer, make_account
+from tests.conftest import Calls, RunningServer, make_account
 from tests.imapd.test_idle import start_idle, stop_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGE = b"From: a@example.org\r\nSubject: new\r\n\r\nbody\r\n"
 
 
-class Recorder:
-    """Wraps the server's real pool call and notes which store function each call ran."""
-
-    def __init__(self, run: Callable[..., Any]) -> None:
-        self.run = run
-        self.calls: list[str] = []
-
-    async def __call__(self, function: Callable[..., Any], *args: Any) -> Any:
-        self.calls.append(function.__name__)
-        return await self.run(function, *args)
-
-
 @pytest.fixture
-def recorder(imap_server: RunningServer) -> Recorder:
-    recording = Recorder(imap_server.pools.run)
+def recorder(imap_server: RunningServer) -> Calls:
+    recording = Calls(imap_server.pools.run)
     imap_server.server.snapshots._run = recording
     return recording
 
@@ -57,11 +45,11 @@ def exists(client: imaplib.IMAP4_SSL) -> int:
 
 def test_a_second_select_reads_only_what_changed(connect, account, demo_mail, recorder):
     first = selected(connect, account)
-    assert recorder.calls == ["snapshot"]
+    assert recorder == ["snapshot"]
     count = exists(first)
     ingest.store(mailbox=account.mailbox, raw=MESSAGE)
     second = selected(connect, account)
-    assert recorder.calls == ["snapshot", "changes_since"]
+    assert recorder == ["snapshot", "changes_since"]
     assert exists(second) == count + 1
     _, data = second.uid("FETCH", str(count + 1) + ":*", "(UID)")
     assert data[-1].endswith(b"(UID %d)" % (count + 1))
@@ -90,12 +78,12 @@ def test_idlers_woken_by_one_delivery_share_one_query(connect, account, demo_mai
     for idler in idlers:
         start_idle(idler)
     time.sleep(0.5)  # IDLE's own first look, sent after "+ idling", is not what is measured
-    recorder.calls.clear()
+    recorder.clear()
     ingest.store(mailbox=account.mailbox, raw=MESSAGE)
     for idler in idlers:
         assert idler.readline() == b"* %d EXISTS\r\n" % (count + 1)
     # One notification, one query (two if a poll landed mid-way); twelve without sharing.
-    assert 1 <= recorder.calls.count("changes_since") <= 2
+    assert 1 <= recorder.count("changes_since") <= 2
     for idler in idlers:
         stop_idle(idler)
 
@@ -138,7 +126,7 @@ def test_select_after_a_new_uidvalidity_reloads_the_folder(connect, account, dem
     Folder.objects.filter(mailbox=account.mailbox).update(uidvalidity=F("uidvalidity") + 7)
     second = selected(connect, account)
     assert int(second.untagged_responses["UIDVALIDITY"][0]) == old + 7
-    assert recorder.calls.count("snapshot") == 2
+    assert recorder.count("snapshot") == 2
 
 
 def test_the_cache_keeps_the_most_recent_folders_within_its_size(connect, account, demo_mail, imap_server):

@@ -20,40 +20,18 @@ from pathlib import Path
 
 import pytest
 import trustme
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
 
 from mailkite import config
-from tests.conftest import Account, Certs
+from tests.conftest import Account, Certs, child_environment
 from tests.imapd.test_idle import start_idle, stop_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def database_url() -> str:
-    """The test database, for processes started by the test."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def environment(redis_url: str | None = None) -> dict[str, str]:
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="mailkite.settings",
-        DATABASE_URL=database_url(),
-        MAILKITE_DATA_DIR=str(settings.MAILKITE.data_dir),
-        BLOB_DIR=str(settings.MAILKITE.blob_dir),
-        LOG_LEVEL="INFO",
-    )
-    env.pop("REDIS_URL", None)
-    env.pop("IMAP_WORKERS", None)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return env
+    return child_environment(redis_url=redis_url, LOG_LEVEL="INFO")
 
 
 def imapd(port: int, cert: Path, key: Path, *extra: str) -> list[str]:

@@ -24,9 +24,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connection
 
-from tests.conftest import Certs, RunningServer
+from tests.conftest import Certs, RunningServer, child_environment
 from tests.web.conftest import PASSWORD, make_person
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,31 +69,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgresql://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture
 def web(imap_server: RunningServer) -> Iterator[str]:
     """daphne serving mailkite.asgi on a free port, on the test database, naming the test IMAPS
     server as the public one (so the page shows where imaplib connects)."""
     port = _free_port()
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="mailkite.settings",
-        DATABASE_URL=_database_url(),
-        MAILKITE_DATA_DIR=str(settings.MAILKITE.data_dir),
-        BLOB_DIR=str(settings.MAILKITE.blob_dir),
+    env = child_environment(  # no REDIS_URL: the polled change counters, what a fresh clone runs
         IMAP_PUBLIC_HOST="127.0.0.1",
         IMAP_PUBLIC_PORT=str(imap_server.port),
         SMTP_SUBMISSION_HOST="smtp.mailkite.test",
         DEBUG="true",
     )
-    env.pop("REDIS_URL", None)  # the polled change counters: what a fresh clone runs
     log = open(settings.MAILKITE.data_dir / f"daphne-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mailkite.asgi:application"],
