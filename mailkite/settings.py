@@ -209,7 +209,10 @@ REST_FRAMEWORK = {
         "passwords.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "passwords.api.permissions.HasScope",  # every operation names the scope an API key needs
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["passwords.api.throttling.PerCredentialThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": CONFIG.api_rate_limit},
     "DEFAULT_PAGINATION_CLASS": "passwords.api.pagination.Pagination",

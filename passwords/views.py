@@ -268,7 +268,7 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
             row, secret = service.user_create_api_key(
                 actor=_actor(request),
                 label=form.cleaned_data["label"],
-                can_manage_app_passwords=form.cleaned_data["can_manage_app_passwords"],
+                scopes=form.cleaned_data["scopes"],
             )
         except service.Invalid as error:
             form.add_service_errors(error)

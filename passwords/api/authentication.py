@@ -13,7 +13,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from passwords import reauth, service
+from passwords import reauth, scopes, service
 from passwords.models import ApiKey
 
 KEYWORD = b"bearer"
@@ -43,13 +43,26 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """`security` on each operation names the one scope a key needs for it (OpenAPI 3 lists such
+    "role names" in a non-OAuth requirement's array)."""
+
     target_class = ApiKeyAuthentication
     name = "apiKey"
 
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
+        # Imported here: DRF imports this module while rest_framework.views is still loading.
+        from passwords.api.permissions import required_scope
+
+        scope = required_scope(auto_schema.view)
+        return {self.name: [scope] if scope else []}
+
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        listed = "; ".join(f"`{scope}`: {what}" for scope, what in scopes.DESCRIPTIONS.items())
         return {
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "mk_api_<key id>_<secret>",
-            "description": "An API key from Settings → API keys.",
+            "description": "An API key from Settings → API keys. Each operation's `security` names the "
+            "scope the key needs; without it the answer is a 403 `insufficient-scope` problem. "
+            f"Scopes: {listed}.",
         }
