@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from passwords.clientip import client_ip
 from passwords.models import ApiKey, AppPassword, AuditEntry
 from passwords.service import Actor, user_revoke_app_password
 
@@ -33,7 +34,7 @@ class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Revoke the selected app-passwords now (ends their IMAP sessions)")
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[AppPassword]) -> None:
         actor = Actor(
-            user=request.user, via=AuditEntry.Via.ADMIN, ip=request.META.get("REMOTE_ADDR"), staff=True
+            user=request.user, via=AuditEntry.Via.ADMIN, ip=client_ip(request), staff=True
         )
         count = sum(
             user_revoke_app_password(actor=actor, app_password=row)
