@@ -33,9 +33,7 @@ class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Revoke the selected app-passwords now (ends their IMAP sessions)")
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[AppPassword]) -> None:
-        actor = Actor(
-            user=request.user, via=AuditEntry.Via.ADMIN, ip=client_ip(request), staff=True
-        )
+        actor = Actor(user=request.user, via=AuditEntry.Via.ADMIN, ip=client_ip(request), staff=True)
         count = sum(
             user_revoke_app_password(actor=actor, app_password=row)
             for row in queryset.filter(revoked_at__isnull=True)
