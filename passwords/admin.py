@@ -43,9 +43,18 @@ class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("label", "display", "owner", "created_at", "last_used_at", "revoked_at")
+    list_display = ("label", "display", "owner", "scopes", "created_at", "last_used_at", "revoked_at")
     exclude = ("hash",)
-    readonly_fields = ("owner", "key_id", "created_at", "last_used_at", "last_used_ip", "revoked_at")
+    # Scopes are read-only here too: widening a key is a new key, made by its owner (audited).
+    readonly_fields = (
+        "owner",
+        "key_id",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+    )
 
 
 @admin.register(AuditEntry)
