@@ -117,8 +117,8 @@ class AppPasswordViewSet(
 
     @extend_schema(
         summary="Create an app-password",
-        description="Answers 201 with the secret, once (`Cache-Control: no-store`). Needs an API key allowed "
-        "to manage app-passwords, or a session that re-enters the account password as `account_password`.",
+        description="Answers 201 with the secret, once (`Cache-Control: no-store`). Needs an API key with "
+        "`app-passwords:write`, or a session that re-enters the account password as `account_password`.",
         request=AppPasswordCreateSerializer,
         responses={201: AppPasswordCreatedSerializer},
     )
@@ -207,6 +207,12 @@ class DomainCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=253, help_text="the domain, e.g. example.com")
 
 
+REAUTH_OR_DOMAINS_WRITE = (
+    "Needs an API key with `domains:write`, or from a session the account password re-entered "
+    "(`account_password`, or in the dashboard in the last few minutes)."
+)
+
+
 class ReauthSerializer(serializers.Serializer):  # type: ignore[type-arg]
     account_password = serializers.CharField(
         required=False,
@@ -291,6 +297,7 @@ class DomainViewSet(
 
     @extend_schema(
         summary="Set the OpenPGP key or S/MIME certificate new mail is encrypted to",
+        description=REAUTH_OR_DOMAINS_WRITE,
         request=DomainEncryptionSerializer,
     )
     @action(detail=True, methods=["put"])
@@ -310,6 +317,7 @@ class DomainViewSet(
 
     @extend_schema(
         summary="Retain mail, or switch to zero-retention (ends IMAP sessions at once)",
+        description=REAUTH_OR_DOMAINS_WRITE,
         request=DomainRetentionSerializer,
     )
     @action(detail=True, methods=["post"])
@@ -321,7 +329,11 @@ class DomainViewSet(
         domains.set_retention(domain, incoming.validated_data["retention"])
         return self._answer(domain)
 
-    @extend_schema(summary="Delete a zero-retention domain's stored mail", request=ConfirmSerializer)
+    @extend_schema(
+        summary="Delete a zero-retention domain's stored mail",
+        description=REAUTH_OR_DOMAINS_WRITE,
+        request=ConfirmSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="purge-mail")
     def purge_mail(self, request: Request, name: str | None = None) -> Response:
         domain = self.get_object()

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from mailkite.mail.models import Domain
 from passwords import reauth, service
 from passwords.models import ApiKey
-from tests.web.conftest import PASSWORD, Person
+from tests.web.conftest import PASSWORD, Person, dashboard_actor
 from tests.web.test_api import problem
 
 pytestmark = pytest.mark.django_db
@@ -71,9 +71,7 @@ def test_every_operation_names_its_scope_in_the_schema() -> None:
 def test_every_endpoint_refuses_a_key_without_its_scope(alice: Person) -> None:
     """Driven by the schema: each operation, with a key holding every scope but the one it names."""
     row, _ = service.user_create_app_password(
-        actor=service.Actor(user=alice.user, via="dashboard", reauthenticated_at=_now()),
-        mailbox=alice.mailbox,
-        label="phone",
+        actor=dashboard_actor(alice), mailbox=alice.mailbox, label="phone"
     )
     for method, path, scope in _operations():
         _, secret = service.create_api_key(
@@ -85,15 +83,10 @@ def test_every_endpoint_refuses_a_key_without_its_scope(alice: Person) -> None:
         answer = problem(getattr(bearer(secret), method)(url, {}, format="json"), 403, "insufficient-scope")
         assert answer["scope"] == scope, (method, path)
         assert f"This API key lacks the scope {scope}" in answer["detail"]
-    assert service.verify_app_password  # the app-password is still there, untouched
     row.refresh_from_db()
-    assert row.revoked_at is None
-
-
-def _now():
-    from django.utils import timezone
-
-    return timezone.now()
+    assert row.revoked_at is None  # nothing was changed on the way to the refusals
+    domain = Domain.objects.get(name="alice.example")
+    assert (domain.retention, domain.encryption) == ("retain", "none")
 
 
 def test_a_key_with_domains_write_may_act_without_a_password(alice: Person) -> None:
