@@ -260,3 +260,28 @@ def test_dashboard_audit_records_the_real_address(behind_proxy, alice: Person) -
     )
     assert response.status_code == 200
     assert AuditEntry.objects.get().ip == "198.51.100.33"
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        ("203.0.113.50", "192.0.2.1", "203.0.113.50"),  # not a proxy: the header is anyone's
+        (PROXY, "198.51.100.9", "198.51.100.9"),
+        (PROXY, "192.0.2.1, 198.51.100.9", "198.51.100.9"),  # what the client wrote is left of it
+        (PROXY, "192.0.2.1, 198.51.100.9, 10.0.0.7", "198.51.100.9"),  # past a second trusted hop
+        (PROXY, "10.0.0.8, 10.0.0.7", "10.0.0.8"),  # all trusted: the leftmost is all we have
+        (PROXY, "", PROXY),
+        ("::ffff:10.0.0.5", "198.51.100.9", "198.51.100.9"),  # IPv4-mapped peer
+    ],
+)
+def test_the_client_address_walks_past_trusted_proxies_only(
+    behind_proxy, remote, forwarded, expected
+) -> None:
+    from django.test import RequestFactory
+
+    from passwords.clientip import client_ip
+
+    meta = {"REMOTE_ADDR": remote}
+    if forwarded:
+        meta["HTTP_X_FORWARDED_FOR"] = forwarded
+    assert client_ip(RequestFactory().get("/", **meta)) == expected
