@@ -198,6 +198,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
             result[header] = response[header]
     if code == "too-many-requests" and "Retry-After" not in result:
         result["Retry-After"] = "60"
+    scope = getattr(exc, "members", {}).get("scope")
+    if scope:  # RFC 6750 §3.1: what a Bearer client lacks, in the header clients look at
+        result["WWW-Authenticate"] = f'Bearer realm="api", error="insufficient_scope", scope="{scope}"'
     return result
 
 

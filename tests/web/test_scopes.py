@@ -40,8 +40,12 @@ def test_a_key_for_app_passwords_cannot_touch_domains(alice: Person) -> None:
     _, secret = service.create_api_key(owner=alice.user, label="app-passwords only")
     client = bearer(secret)
     for method, url, body in DESTRUCTIVE:
-        answer = problem(getattr(client, method)(url, body, format="json"), 403, "insufficient-scope")
+        response = getattr(client, method)(url, body, format="json")
+        answer = problem(response, 403, "insufficient-scope")
         assert "domains:write" in answer["detail"] and answer["scope"] == "domains:write"
+        assert response["WWW-Authenticate"] == (
+            'Bearer realm="api", error="insufficient_scope", scope="domains:write"'
+        )
     problem(client.get("/api/v1/domains/"), 403, "insufficient-scope")
     domain = Domain.objects.get(name="alice.example")
     assert (domain.retention, domain.encryption) == ("retain", "none")
