@@ -6,6 +6,7 @@ A malformed value fails at start-up with a sentence naming the variable, never l
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -49,6 +50,21 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", raw):
         raise ImproperlyConfigured(f"{name} must look like 120/minute or 5000/hour, not {raw!r}.")
     return raw
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks, normalised (`192.0.2.7` becomes `192.0.2.7/32`)."""
+    found = []
+    for raw in (env.get(name) or "").split(","):
+        if not raw.strip():
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(raw.strip(), strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (10.0.0.0/8), not {raw.strip()!r}."
+            ) from None
+    return tuple(found)
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
@@ -99,6 +115,15 @@ class Config:
     # imapd processes sharing the port (SO_REUSEPORT). 1 keeps one process (tests, the demo);
     # production should use the number of cores: one event loop and the GIL cap a process.
     imap_workers: int = 1
+    # Web hardening (issue 11). The reverse proxies whose X-Forwarded-For is believed; empty: none.
+    trusted_proxies: tuple[str, ...] = ()
+    # Wrong API keys from one address before it cools off (429), and for how long.
+    api_auth_failure_limit: int = 10
+    api_auth_cooloff_minutes: int = 15
+    # Wrong sign-ins from one address across all usernames (password spraying) before it cools off.
+    login_address_failure_limit: int = 20
+    hsts_seconds: int = 31_536_000
+    hsts_preload: bool = False
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -163,6 +188,12 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         ),
         trust_x_forwarded_proto=_bool(env, "TRUST_X_FORWARDED_PROTO", False),
         imap_workers=_int(env, "IMAP_WORKERS", 1, minimum=1),
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+        api_auth_failure_limit=_int(env, "API_AUTH_FAILURE_LIMIT", 10, minimum=1),
+        api_auth_cooloff_minutes=_int(env, "API_AUTH_COOLOFF_MINUTES", 15, minimum=1),
+        login_address_failure_limit=_int(env, "LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=2),
+        hsts_seconds=_int(env, "HSTS_SECONDS", 31_536_000),
+        hsts_preload=_bool(env, "HSTS_PRELOAD", False),
     )
 
 

@@ -175,11 +175,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "imap-settings"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in throttling: a few failures per username and address, then a cool-off (never a permanent
-# lock, which anyone could use against a victim).
+# Sign-in throttling: a few failures per username and address, and more per address across
+# usernames (spraying), then a cool-off (never a permanent lock, which anyone could use against a
+# victim). The address is the real client's behind TRUSTED_PROXIES.
 AXES_FAILURE_LIMIT = CONFIG.login_failure_limit
 AXES_COOLOFF_TIME = timedelta(minutes=CONFIG.login_cooloff_minutes)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "passwords.signin_throttle.PairAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]  # this order: the handler relies on it
+AXES_CLIENT_IP_CALLABLE = "passwords.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "passwords.views.locked_out"
 AXES_VERBOSE = False
@@ -198,6 +201,44 @@ if not DEBUG:
 if CONFIG.trust_x_forwarded_proto:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# -- Web hardening (issue 11; docs/dashboard.md "Operating behind a proxy") -------------------------
+# A strict Content-Security-Policy (django-csp): scripts and styles only from our own static files,
+# no inline code or event handlers, no plugins, no framing. Enforced in production; in DEBUG it is
+# report-only, so development pages (Django's error pages included) still work while every
+# violation is reported in the browser's console, where the browser test fails on it.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware"
+)
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Swagger UI's icons are data: URIs
+        "connect-src": ["'self'"],  # the live last-used websocket is same-origin
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if DEBUG:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+    # HTTPS only: redirect plain HTTP (the proxy's X-Forwarded-Proto counts when trusted) and tell
+    # browsers never to try HTTP again. Load balancers probe /healthz over HTTP.
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = CONFIG.hsts_seconds
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = CONFIG.hsts_preload
+    if not CONFIG.hsts_preload:
+        # Preloading is the operator's decision for the registrable domain (HSTS_PRELOAD=true) and
+        # takes months to undo; leaving it off is deliberate, not an oversight check --deploy warns of.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 if CONFIG.redis_url:
     # Shared by every web process: API throttling counts per key across them.
     CACHES = {
@@ -209,7 +250,10 @@ REST_FRAMEWORK = {
         "passwords.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "passwords.api.permissions.HasScope",  # every operation names the scope an API key needs
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["passwords.api.throttling.PerCredentialThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": CONFIG.api_rate_limit},
     "DEFAULT_PAGINATION_CLASS": "passwords.api.pagination.Pagination",

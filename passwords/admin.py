@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from passwords.clientip import client_ip
 from passwords.models import ApiKey, AppPassword, AuditEntry
 from passwords.service import Actor, user_revoke_app_password
 
@@ -32,9 +33,7 @@ class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Revoke the selected app-passwords now (ends their IMAP sessions)")
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[AppPassword]) -> None:
-        actor = Actor(
-            user=request.user, via=AuditEntry.Via.ADMIN, ip=request.META.get("REMOTE_ADDR"), staff=True
-        )
+        actor = Actor(user=request.user, via=AuditEntry.Via.ADMIN, ip=client_ip(request), staff=True)
         count = sum(
             user_revoke_app_password(actor=actor, app_password=row)
             for row in queryset.filter(revoked_at__isnull=True)
@@ -44,9 +43,18 @@ class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("label", "display", "owner", "created_at", "last_used_at", "revoked_at")
+    list_display = ("label", "display", "owner", "scopes", "created_at", "last_used_at", "revoked_at")
     exclude = ("hash",)
-    readonly_fields = ("owner", "key_id", "created_at", "last_used_at", "last_used_ip", "revoked_at")
+    # Scopes are read-only here too: widening a key is a new key, made by its owner (audited).
+    readonly_fields = (
+        "owner",
+        "key_id",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+    )
 
 
 @admin.register(AuditEntry)

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from mailkite.mail.models import Domain, Mailbox
 from passwords import reauth, service
+from passwords import scopes as api_scopes
 
 LABEL_PRESETS = (
     "iPhone Mail",
@@ -114,10 +115,11 @@ class ApiKeyForm(ReauthForm):
         help_text="What will use it: “deploy script”, “support agent”.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
     )
-    can_manage_app_passwords = forms.BooleanField(
-        required=False,
-        initial=True,
-        label="May create and revoke app-passwords",
-        help_text="Without it the key can only list app-passwords, mailboxes and domains.",
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, f"{scope}: {what}") for scope, what in api_scopes.DESCRIPTIONS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        initial=[api_scopes.APP_PASSWORDS_READ],
+        error_messages={"required": "Choose at least one scope."},
+        help_text="Only what the program needs: a request outside these scopes is refused (403).",
     )
-    field_order = ["label", "can_manage_app_passwords", "password"]
+    field_order = ["label", "scopes", "password"]

@@ -60,7 +60,11 @@ class ApiKey(Credential):
     PREFIX = "mk_api_"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
-    can_manage_app_passwords = models.BooleanField(default=True)
+    # A list of passwords.scopes names, e.g. ["app-passwords:read", "domains:read"].
+    scopes = models.JSONField(default=list, help_text="what the key may do (passwords/scopes.py)")
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
 
     @property
     def display(self) -> str:

@@ -13,6 +13,8 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils import timezone
 
+from passwords import clientip
+
 SESSION_KEY = "mailkite_reauthenticated_at"
 
 
@@ -39,4 +41,5 @@ def reauthenticated_at(request: HttpRequest) -> datetime | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The real client address (TRUSTED_PROXIES aware): see passwords.clientip."""
+    return clientip.client_ip(request)

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from mailkite.events import publish as events
 from mailkite.mail.models import Domain, Mailbox
+from passwords import scopes as api_scopes
 from passwords import tokens
 from passwords.models import ApiKey, AppPassword, AuditEntry
 
@@ -123,9 +124,17 @@ def create_app_password(*, mailbox: Mailbox, label: str) -> tuple[AppPassword, s
 
 
 @transaction.atomic
-def create_api_key(*, owner, label: str) -> tuple[ApiKey, str]:  # type: ignore[no-untyped-def]
+def create_api_key(  # type: ignore[no-untyped-def]
+    *, owner, label: str, scopes: tuple[str, ...] | list[str] = api_scopes.APP_PASSWORDS
+) -> tuple[ApiKey, str]:
     token = tokens.generate(tokens.API)
-    row = ApiKey.objects.create(owner=owner, label=label, key_id=token.key_id, hash=hash_secret(token.value))
+    row = ApiKey.objects.create(
+        owner=owner,
+        label=label,
+        key_id=token.key_id,
+        hash=hash_secret(token.value),
+        scopes=api_scopes.normalise(scopes),
+    )
     return row, token.value
 
 
@@ -244,10 +253,11 @@ class Invalid(ValueError):
 class NotAllowed(Exception):
     """The actor may not do this (yet); `code` is a stable slug, `reason` a sentence."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, *, scope: str = "") -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.scope = scope  # the scope an API key lacks, for insufficient-scope
 
 
 @dataclass(frozen=True)
@@ -307,14 +317,16 @@ def eligible_mailboxes(*, owner: Any) -> QuerySet[Mailbox]:
     )
 
 
-def _require_authority(actor: Actor, *, what: str, api_key_may: bool) -> None:
-    """Recent re-entry of the account password, or an API key allowed to manage app-passwords."""
+def _require_authority(actor: Actor, *, what: str, scope: str | None) -> None:
+    """Recent re-entry of the account password, or an API key holding `scope` (None: no key may)."""
     if actor.api_key is not None:
         key = actor.api_key
-        if not api_key_may or not key.can_manage_app_passwords:
+        if scope is None or key.owner_id != actor.user.pk or key.revoked_at is not None:
             raise NotAllowed("api-key-not-allowed", f"This API key is not allowed to {what}.")
-        if key.owner_id != actor.user.pk or key.revoked_at is not None:
-            raise NotAllowed("api-key-not-allowed", f"This API key is not allowed to {what}.")
+        if not key.has_scope(scope):
+            raise NotAllowed(
+                "insufficient-scope", f"This API key lacks the scope {scope}, needed to {what}.", scope=scope
+            )
         return
     window = timedelta(minutes=settings.MAILKITE.reauth_minutes)
     when = actor.reauthenticated_at
@@ -348,7 +360,7 @@ def clean_label(label: str) -> str:
 def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> tuple[AppPassword, str]:
     """Create an app-password for one of the actor's eligible mailboxes; the secret is returned once."""
     label = clean_label(label)
-    _require_authority(actor, what="create an app-password", api_key_may=True)
+    _require_authority(actor, what="create an app-password", scope=api_scopes.APP_PASSWORDS_WRITE)
     with transaction.atomic():
         domain = Domain.objects.get(pk=mailbox.domain_id)
         if domain.owner_id != actor.user.pk:
@@ -379,7 +391,7 @@ def user_revoke_app_password(*, actor: Actor, app_password: AppPassword) -> bool
     if app_password.owner_id != actor.user.pk and not actor.staff:
         raise AppPassword.DoesNotExist()
     if actor.api_key is not None:
-        _require_authority(actor, what="revoke app-passwords", api_key_may=True)
+        _require_authority(actor, what="revoke app-passwords", scope=api_scopes.APP_PASSWORDS_WRITE)
     with transaction.atomic():
         changed = revoke_app_password(app_password=app_password)
         if changed:
@@ -398,7 +410,7 @@ def user_add_mailbox(*, actor: Actor, domain: Domain, local_part: str) -> Mailbo
     from mailkite.mail import services as mail_services
 
     if actor.api_key is not None:
-        _require_authority(actor, what="add addresses", api_key_may=True)
+        _require_authority(actor, what="add addresses", scope=api_scopes.APP_PASSWORDS_WRITE)
     if domain.owner_id != actor.user.pk:
         raise Invalid({"domain": "Choose one of your own domains."})
     status = describe_domain(domain)
@@ -422,19 +434,29 @@ def user_add_mailbox(*, actor: Actor, domain: Domain, local_part: str) -> Mailbo
     return mailbox
 
 
-def user_create_api_key(*, actor: Actor, label: str, can_manage_app_passwords: bool) -> tuple[ApiKey, str]:
-    """Create an API key (dashboard only, after re-entering the account password); secret shown once."""
+def authorise_domain_change(*, actor: Actor, what: str) -> None:
+    """Destructive domain actions (retention, purge, encryption key): a fresh account-password
+    re-entry from a session, or an API key with domains:write. NotAllowed says which is missing."""
+    _require_authority(actor, what=what, scope=api_scopes.DOMAINS_WRITE)
+
+
+def user_create_api_key(*, actor: Actor, label: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    """Create an API key with `scopes` (dashboard only, after re-entering the account password);
+    the secret is shown once."""
     label = clean_label(label)
+    try:
+        chosen = api_scopes.normalise(scopes)
+    except api_scopes.UnknownScope as error:
+        raise Invalid({"scopes": str(error)}) from None
+    if not chosen:
+        raise Invalid({"scopes": "Choose at least one scope."})
     if actor.api_key is not None:
         raise NotAllowed("api-key-not-allowed", "API keys are made in the dashboard, not with another key.")
-    _require_authority(actor, what="create an API key", api_key_may=False)
+    _require_authority(actor, what="create an API key", scope=None)
     with transaction.atomic():
         if ApiKey.objects.filter(owner=actor.user, label__iexact=label, revoked_at__isnull=True).exists():
             raise Invalid({"label": f"You already have an active API key labelled “{label}”."})
-        row, secret = create_api_key(owner=actor.user, label=label)
-        if row.can_manage_app_passwords != can_manage_app_passwords:
-            row.can_manage_app_passwords = can_manage_app_passwords
-            row.save(update_fields=["can_manage_app_passwords"])
+        row, secret = create_api_key(owner=actor.user, label=label, scopes=chosen)
         _audit(
             actor,
             owner=actor.user,

@@ -268,7 +268,7 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
             row, secret = service.user_create_api_key(
                 actor=_actor(request),
                 label=form.cleaned_data["label"],
-                can_manage_app_passwords=form.cleaned_data["can_manage_app_passwords"],
+                scopes=form.cleaned_data["scopes"],
             )
         except service.Invalid as error:
             form.add_service_errors(error)
@@ -313,8 +313,8 @@ def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwar
     """django-axes' answer after too many wrong passwords: a cool-off, said in words."""
     minutes = settings.MAILKITE.login_cooloff_minutes
     detail = (
-        f"Too many wrong passwords for this account from your address. Wait {minutes} minutes and "
-        "try again, or reset your password."
+        f"Too many wrong passwords from your address, for this account or across accounts. Wait {minutes} "
+        "minutes and try again, or reset your password."
     )
     if request.path.startswith("/api/"):
         from passwords.api.problems import problem_response

@@ -55,3 +55,11 @@ def test_production_with_everything_set_starts(tmp_path):
         "TLS_KEY": str(tmp_path / "key.pem"),
     }
     config.check_production(config.load(env))
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    loaded = config.load({"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,fd00::/8"})
+    assert loaded.trusted_proxies == ("10.0.0.0/8", "192.0.2.7/32", "fd00::/8")
+    assert config.load({}).trusted_proxies == ()
+    with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXIES must list IP addresses or networks"):
+        config.load({"TRUSTED_PROXIES": "proxy.internal"})

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from mailkite.mail.models import Domain
+from passwords.forms import ReauthForm
 
 
 class DomainForm(forms.Form):
@@ -16,7 +19,18 @@ class DomainForm(forms.Form):
     )
 
 
-class EncryptionForm(forms.Form):
+class DomainReauthForm(ReauthForm):
+    """ReauthForm (the account password, checked and throttled), worded for domain changes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"].help_text = "To confirm it is you before a change to who can read your mail."
+
+
+class EncryptionForm(DomainReauthForm):
+    """A new key decides who can read new mail: the account password is re-entered, as for
+    retention and deleting mail (issue 11)."""
+
     encryption = forms.ChoiceField(choices=Domain.Encryption.choices, widget=forms.RadioSelect)
     key = forms.CharField(
         required=False,
@@ -28,6 +42,8 @@ class EncryptionForm(forms.Form):
         required=False, label="Hide the subject too (mail apps then list “...” until they decrypt)"
     )
 
+    field_order = ["encryption", "key", "protect_subject", "password"]
+
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         if data.get("encryption") != Domain.Encryption.NONE and not str(data.get("key") or "").strip():
@@ -35,5 +51,6 @@ class EncryptionForm(forms.Form):
         return data
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(DomainReauthForm):
     confirm = forms.BooleanField(required=True, label="I understand")
+    field_order = ["confirm", "password"]

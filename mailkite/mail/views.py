@@ -1,7 +1,8 @@
 """Settings → Domains: add a domain, see the MX record to publish, verify now, switch retention,
 set the encryption key, delete a zero-retention domain's stored mail (DESIGN §7, docs/domains.md).
 
-Thin views over mailkite.mail.domains; every change a user can regret asks for confirmation.
+Thin views over mailkite.mail.domains; every change a user can regret asks for confirmation and
+the account password, re-entered (retention, deleting mail, the encryption key).
 """
 
 from __future__ import annotations
@@ -10,15 +11,35 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mailkite.mail import domains, encryption
 from mailkite.mail.forms import ConfirmForm, DomainForm, EncryptionForm
 from mailkite.mail.models import Domain
+from passwords import reauth, service
+from passwords.forms import ReauthForm
+from passwords.models import AuditEntry
 
 
 def _owned(request: HttpRequest, name: str) -> Domain:
     return get_object_or_404(Domain.objects.select_related("owner"), name=name, owner=request.user)
+
+
+def _authorised(request: HttpRequest, form: ReauthForm, what: str) -> bool:
+    """The password the form just confirmed stamps the session; the service rule decides."""
+    actor = service.Actor(
+        user=request.user,
+        via=AuditEntry.Via.DASHBOARD,
+        ip=reauth.client_ip(request),
+        reauthenticated_at=reauth.reauthenticated_at(request),
+    )
+    try:
+        service.authorise_domain_change(actor=actor, what=what)
+    except service.NotAllowed as error:
+        form.add_error("password", error.reason)
+        return False
+    return True
 
 
 @login_required
@@ -51,6 +72,7 @@ def domain_verify(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def domain_retention(request: HttpRequest, name: str) -> HttpResponse:
     domain = _owned(request, name)
@@ -59,8 +81,8 @@ def domain_retention(request: HttpRequest, name: str) -> HttpResponse:
         if domain.retention == Domain.Retention.PASSTHROUGH
         else Domain.Retention.PASSTHROUGH
     )
-    form = ConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = ConfirmForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid() and _authorised(request, form, "change retention"):
         domains.set_retention(domain, target)
         messages.success(request, f"{domain.name} is now {domain.get_retention_display().lower()}.")
         return redirect("domains")
@@ -68,11 +90,12 @@ def domain_retention(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def domain_purge(request: HttpRequest, name: str) -> HttpResponse:
     domain = _owned(request, name)
-    form = ConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = ConfirmForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid() and _authorised(request, form, "delete stored mail"):
         try:
             count = domains.purge_mail(domain)
         except ValueError as error:
@@ -84,6 +107,7 @@ def domain_purge(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def domain_encryption(request: HttpRequest, name: str) -> HttpResponse:
     domain = _owned(request, name)
@@ -92,8 +116,12 @@ def domain_encryption(request: HttpRequest, name: str) -> HttpResponse:
         "key": domain.encryption_key,
         "protect_subject": domain.protect_subject,
     }
-    form = EncryptionForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    form = EncryptionForm(request.POST or None, initial=initial, request=request)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _authorised(request, form, "change the encryption key")
+    ):
         try:
             described = domains.set_encryption(
                 domain,

@@ -52,7 +52,13 @@ TYPES: dict[str, tuple[int, str, str]] = {
     "api-key-not-allowed": (
         403,
         "This API key may not do that",
-        "Create a key allowed to manage app-passwords under Settings → API keys.",
+        "API keys cannot make other API keys; use the dashboard (Settings → API keys).",
+    ),
+    "insufficient-scope": (
+        403,
+        "This API key lacks the scope for this",
+        "The problem's `scope` names the scope the request needs (app-passwords:read, app-passwords:write, "
+        "domains:read or domains:write). Create a key with it under Settings → API keys.",
     ),
     "permission-denied": (403, "Permission denied", "You may not do this."),
     "not-found": (404, "Not found", "There is nothing here, or it belongs to another account."),
@@ -86,10 +92,11 @@ _BY_STATUS = {
 class ProblemException(exceptions.APIException):
     """An API error with its own problem type slug (e.g. from the credential service)."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, **members: str) -> None:
         self.status_code = TYPES[code][0]
         super().__init__(detail=detail, code=code)
         self.problem_code = code
+        self.members = members  # RFC 9457 extension members, e.g. the missing `scope`
 
 
 def type_uri(request: HttpRequest | None, code: str) -> str:
@@ -126,8 +133,10 @@ def problem_response(
     code: str,
     detail: str,
     errors: list[dict[str, str]] | None = None,
+    members: dict[str, str] | None = None,
 ) -> HttpResponse:
     body = problem(request, status=status, code=code, detail=detail, errors=errors)
+    body.update(members or {})
     return HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
 
 
@@ -177,13 +186,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse |
         data = response.data
         detail = str(data.get("detail", "")) if isinstance(data, dict) else str(data)
     result = problem_response(
-        django_request, status=response.status_code, code=code, detail=detail, errors=errors
+        django_request,
+        status=response.status_code,
+        code=code,
+        detail=detail,
+        errors=errors,
+        members=getattr(exc, "members", None),
     )
     for header in ("WWW-Authenticate", "Retry-After", "Allow"):
         if header in response:
             result[header] = response[header]
     if code == "too-many-requests" and "Retry-After" not in result:
         result["Retry-After"] = "60"
+    scope = getattr(exc, "members", {}).get("scope")
+    if scope:  # RFC 6750 §3.1: what a Bearer client lacks, in the header clients look at
+        result["WWW-Authenticate"] = f'Bearer realm="api", error="insufficient_scope", scope="{scope}"'
     return result
 
 

@@ -16,6 +16,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string", "description": "what went wrong this time, in words"},
         "instance": {"type": "string", "description": "the request path"},
         "code": {"type": "string", "enum": sorted(TYPES)},
+        "scope": {"type": "string", "description": "the scope the API key lacks (insufficient-scope only)"},
         "errors": {
             "type": "array",
             "description": "what is wrong, field by field (400 only)",
@@ -35,7 +36,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 ERROR_STATUSES = {
     "400": "Invalid fields or an unreadable body",
     "401": "No API key or session, or a wrong, unknown or revoked API key",
-    "403": "Not allowed: a key without the right, a session without a recent password re-entry, or CSRF",
+    "403": "Not allowed: a key without the operation's scope, a session without a recent password re-entry, "
+    "or CSRF",
     "404": "Not found, or another account's",
     "405": "Method not allowed",
     "406": "Not acceptable",

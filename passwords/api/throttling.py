@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from passwords.clientip import client_ip
 from passwords.models import ApiKey
 
 if TYPE_CHECKING:
@@ -30,5 +31,5 @@ class PerCredentialThrottle(SimpleRateThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
-            ident = f"ip:{self.get_ident(request)}"
+            ident = f"ip:{client_ip(request._request)}"  # TRUSTED_PROXIES-aware, unlike get_ident
         return f"throttle_{self.scope}_{ident}"

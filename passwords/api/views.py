@@ -1,9 +1,11 @@
 """API views: app-passwords (list, create, retrieve, revoke), mailboxes (list, add) and domains.
 
-Every queryset is the requesting user's own, so another user's object is a 404. Writes go to the
-credential service with an Actor that says how the request was authenticated: an API key (which
-must be allowed to manage app-passwords), or the dashboard's session (which must have re-entered
-the account password recently, or send it as `account_password`).
+Every queryset is the requesting user's own, so another user's object is a 404. Each viewset maps
+its actions to the scope an API key needs (`required_scopes`, enforced by HasScope before the view
+runs). Writes go to the credential service with an Actor that says how the request was
+authenticated: an API key, or the dashboard's session, which must have re-entered the account
+password recently, or send it as `account_password`, to create an app-password or to change a
+domain's retention or encryption key or delete its mail.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mailkite.mail import encryption as mail_encryption
 from mailkite.mail import services as mail_services
 from mailkite.mail.models import Domain, Mailbox
 from passwords import reauth, service
+from passwords import scopes as api_scopes
 from passwords.api.pagination import ParameterInvalid
 from passwords.api.problems import ProblemException
 from passwords.api.serializers import (
@@ -51,6 +54,11 @@ def _actor(request: Request, account_password: str | None = None) -> service.Act
 
 
 ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="the app-password's id")
+
+
+def _refused(error: service.NotAllowed) -> ProblemException:
+    members = {"scope": error.scope} if error.scope else {}
+    return ProblemException(error.code, error.reason, **members)
 
 
 def _invalid(error: service.Invalid) -> serializers.ValidationError:
@@ -86,6 +94,12 @@ class AppPasswordViewSet(
 ):
     serializer_class = AppPasswordSerializer
     lookup_value_regex = r"[0-9]+"
+    required_scopes = {
+        "list": api_scopes.APP_PASSWORDS_READ,
+        "retrieve": api_scopes.APP_PASSWORDS_READ,
+        "create": api_scopes.APP_PASSWORDS_WRITE,
+        "destroy": api_scopes.APP_PASSWORDS_WRITE,
+    }
 
     def get_queryset(self) -> QuerySet[AppPassword]:
         rows = AppPassword.objects.filter(owner=self.request.user).select_related("mailbox__domain")
@@ -103,8 +117,8 @@ class AppPasswordViewSet(
 
     @extend_schema(
         summary="Create an app-password",
-        description="Answers 201 with the secret, once (`Cache-Control: no-store`). Needs an API key allowed "
-        "to manage app-passwords, or a session that re-enters the account password as `account_password`.",
+        description="Answers 201 with the secret, once (`Cache-Control: no-store`). Needs an API key with "
+        "`app-passwords:write`, or a session that re-enters the account password as `account_password`.",
         request=AppPasswordCreateSerializer,
         responses={201: AppPasswordCreatedSerializer},
     )
@@ -119,7 +133,7 @@ class AppPasswordViewSet(
         except service.Invalid as error:
             raise _invalid(error) from None
         except service.NotAllowed as error:
-            raise ProblemException(error.code, error.reason) from None
+            raise _refused(error) from None
         body = AppPasswordCreatedSerializer(row, context={"secret": secret, "request": request}).data
         return Response(body, status=201, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
@@ -127,7 +141,7 @@ class AppPasswordViewSet(
         try:
             service.user_revoke_app_password(actor=_actor(self.request), app_password=instance)
         except service.NotAllowed as error:
-            raise ProblemException(error.code, error.reason) from None
+            raise _refused(error) from None
 
 
 def _own_mailbox(request: Request, address: str) -> Mailbox:
@@ -157,6 +171,8 @@ def _own_mailbox(request: Request, address: str) -> Mailbox:
 )
 class MailboxViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     serializer_class = MailboxSerializer
+    # Addresses are what app-passwords open: a key that makes app-passwords may add them (as before).
+    required_scopes = {"list": api_scopes.APP_PASSWORDS_READ, "create": api_scopes.APP_PASSWORDS_WRITE}
 
     def get_queryset(self) -> QuerySet[Mailbox]:
         return (
@@ -183,7 +199,7 @@ class MailboxViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Ge
         except service.Invalid as error:
             raise serializers.ValidationError({"address": list(error.errors.values())}) from None
         except service.NotAllowed as error:
-            raise ProblemException(error.code, error.reason) from None
+            raise _refused(error) from None
         return Response(MailboxSerializer(mailbox).data, status=201)
 
 
@@ -191,17 +207,34 @@ class DomainCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=253, help_text="the domain, e.g. example.com")
 
 
-class DomainEncryptionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+REAUTH_OR_DOMAINS_WRITE = (
+    "Needs an API key with `domains:write`, or from a session the account password re-entered "
+    "(`account_password`, or in the dashboard in the last few minutes)."
+)
+
+
+class ReauthSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    account_password = serializers.CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="your account password, re-entered; needed with a session (not with an API key) unless "
+        "re-entered in the last few minutes",
+    )
+
+
+class DomainEncryptionSerializer(ReauthSerializer):
     encryption = serializers.ChoiceField(choices=Domain.Encryption.values)
     key = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     protect_subject = serializers.BooleanField(required=False, default=False)
 
 
-class DomainRetentionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class DomainRetentionSerializer(ReauthSerializer):
     retention = serializers.ChoiceField(choices=Domain.Retention.values)
 
 
-class ConfirmSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ConfirmSerializer(ReauthSerializer):
     confirm = serializers.BooleanField(help_text="true: the stored mail is deleted for good")
 
 
@@ -218,6 +251,15 @@ class DomainViewSet(
     serializer_class = DomainSerializer
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
+    required_scopes = {
+        "list": api_scopes.DOMAINS_READ,
+        "retrieve": api_scopes.DOMAINS_READ,
+        "create": api_scopes.DOMAINS_WRITE,
+        "verify": api_scopes.DOMAINS_WRITE,
+        "encryption": api_scopes.DOMAINS_WRITE,
+        "retention": api_scopes.DOMAINS_WRITE,
+        "purge_mail": api_scopes.DOMAINS_WRITE,
+    }
 
     def get_queryset(self) -> QuerySet[Domain]:
         return (
@@ -226,17 +268,18 @@ class DomainViewSet(
             .order_by("name", "id")
         )
 
-    def _may_change(self, request: Request) -> None:
-        key = request.auth if isinstance(request.auth, ApiKey) else None
-        if key is not None and not key.can_manage_app_passwords:
-            raise ProblemException("api-key-not-allowed", "This API key is not allowed to change domains.")
+    def _authorise(self, request: Request, data: dict[str, Any], what: str) -> None:
+        """What a person can regret: a fresh password re-entry, or a key with domains:write."""
+        try:
+            service.authorise_domain_change(actor=_actor(request, data.get("account_password")), what=what)
+        except service.NotAllowed as error:
+            raise _refused(error) from None
 
     def _answer(self, domain: Domain, status: int = 200) -> Response:
         domain.refresh_from_db()
         return Response(DomainSerializer(domain).data, status=status)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        self._may_change(request)
         incoming = DomainCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         try:
@@ -248,22 +291,22 @@ class DomainViewSet(
     @extend_schema(summary="Check the domain's MX record now", request=None)
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, name: str | None = None) -> Response:
-        self._may_change(request)
         domain = self.get_object()
         domains.verify(domain)
         return self._answer(domain)
 
     @extend_schema(
         summary="Set the OpenPGP key or S/MIME certificate new mail is encrypted to",
+        description=REAUTH_OR_DOMAINS_WRITE,
         request=DomainEncryptionSerializer,
     )
     @action(detail=True, methods=["put"])
     def encryption(self, request: Request, name: str | None = None) -> Response:
-        self._may_change(request)
         domain = self.get_object()
         incoming = DomainEncryptionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        self._authorise(request, data, "change the encryption key")
         try:
             domains.set_encryption(
                 domain, kind=data["encryption"], key=data["key"], protect_subject=data["protect_subject"]
@@ -274,26 +317,31 @@ class DomainViewSet(
 
     @extend_schema(
         summary="Retain mail, or switch to zero-retention (ends IMAP sessions at once)",
+        description=REAUTH_OR_DOMAINS_WRITE,
         request=DomainRetentionSerializer,
     )
     @action(detail=True, methods=["post"])
     def retention(self, request: Request, name: str | None = None) -> Response:
-        self._may_change(request)
         domain = self.get_object()
         incoming = DomainRetentionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        self._authorise(request, incoming.validated_data, "change retention")
         domains.set_retention(domain, incoming.validated_data["retention"])
         return self._answer(domain)
 
-    @extend_schema(summary="Delete a zero-retention domain's stored mail", request=ConfirmSerializer)
+    @extend_schema(
+        summary="Delete a zero-retention domain's stored mail",
+        description=REAUTH_OR_DOMAINS_WRITE,
+        request=ConfirmSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="purge-mail")
     def purge_mail(self, request: Request, name: str | None = None) -> Response:
-        self._may_change(request)
         domain = self.get_object()
         incoming = ConfirmSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         if not incoming.validated_data["confirm"]:
             raise serializers.ValidationError({"confirm": ["Send true to delete the stored mail for good."]})
+        self._authorise(request, incoming.validated_data, "delete stored mail")
         try:
             domains.purge_mail(domain)
         except ValueError as error:

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from mailkite.mail import services as mail_services
 from mailkite.mail.models import Domain, Mailbox
-from passwords import service
+from passwords import scopes, service
 from passwords.models import ApiKey
 
 PASSWORD = "correct horse battery staple"
@@ -79,7 +79,7 @@ def dashboard_actor(person: Person) -> service.Actor:
 
 @pytest.fixture
 def api_key(alice: Person) -> tuple[ApiKey, str]:
-    return service.create_api_key(owner=alice.user, label="deploy script")
+    return service.create_api_key(owner=alice.user, label="deploy script", scopes=scopes.ALL)
 
 
 @pytest.fixture

@@ -197,18 +197,17 @@ def test_api_keys_record_last_use(api_alice: APIClient, api_key: tuple[ApiKey, s
 
 
 def test_a_read_only_key_cannot_create_or_revoke(alice: Person) -> None:
-    key, secret = service.create_api_key(owner=alice.user, label="read only")
-    ApiKey.objects.filter(pk=key.pk).update(can_manage_app_passwords=False)
+    _key, secret = service.create_api_key(owner=alice.user, label="read only", scopes=["app-passwords:read"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert client.get(URL).status_code == 200
-    problem(new(client, alice), 403, "api-key-not-allowed")
+    problem(new(client, alice), 403, "insufficient-scope")
     row, _ = service.user_create_app_password(actor=dashboard_actor(alice), mailbox=alice.mailbox, label="x")
-    problem(client.delete(f"{URL}{row.pk}/"), 403, "api-key-not-allowed")
+    problem(client.delete(f"{URL}{row.pk}/"), 403, "insufficient-scope")
     problem(
         client.post("/api/v1/mailboxes/", {"address": "new@alice.example"}, format="json"),
         403,
-        "api-key-not-allowed",
+        "insufficient-scope",
     )
 
 

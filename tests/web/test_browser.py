@@ -206,3 +206,78 @@ def test_create_copy_use_watch_and_revoke(
         page.goto(f"{web}/settings/imap/")
         page.screenshot(path=SHOTS / "imap-settings-phone.png", full_page=True)
         browser.close()
+
+
+# Reports every Content-Security-Policy violation (enforced, or report-only as under DEBUG) to the
+# console, where the listener below turns it into a test failure.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline"));
+});
+"""
+
+
+def test_scope_picker_without_csp_violations_or_console_errors(
+    web: str, imap_server: RunningServer, monkeypatch: Any
+) -> None:
+    """Create an API key with a chosen scope; the list shows it. Any CSP violation or console error
+    on any page visited (the API docs included) fails the test."""
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    person = make_person("erin", "erin.example")
+    person.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "browser-test", iterations=1000)
+    person.user.save(update_fields=["password"])
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    problems: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"{message.text} at {message.location.get('url')}")
+                if message.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on(
+            "response",
+            lambda response: (
+                problems.append(f"{response.status} {response.url}") if response.status >= 400 else None
+            ),
+        )
+
+        page.goto(f"{web}/accounts/login/")
+        page.get_by_label("Username").fill("erin")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Settings → IMAP")).to_be_visible()
+
+        page.get_by_role("link", name="API keys").click()
+        page.get_by_role("link", name="New API key").click()
+        page.get_by_label("Label").fill("inventory script")
+        page.get_by_label("app-passwords:read", exact=False).uncheck()
+        page.get_by_label("domains:read", exact=False).check()
+        page.get_by_label("Your account password").fill(PASSWORD)
+        page.screenshot(path=SHOTS / "new-api-key.png", full_page=True)
+        page.get_by_role("button", name="Create API key").click()
+        expect(page.get_by_text("Copy it now: it won't be shown again.")).to_be_visible()
+        assert page.locator("#secret").input_value().startswith("mk_api_")
+        expect(page.locator(".secret-box")).to_contain_text("domains:read")
+        page.get_by_label("I've saved the key").check()
+        page.get_by_role("button", name="Done").click()
+
+        row = page.locator("tr", has_text="inventory script")
+        expect(row.locator("td.scopes")).to_have_text("domains:read")
+        page.screenshot(path=SHOTS / "api-keys.png", full_page=True)
+
+        page.goto(f"{web}/api/docs/")
+        expect(page.locator(".swagger-ui .info")).to_be_visible(timeout=15_000)
+        browser.close()
+
+    assert problems == []

@@ -239,7 +239,7 @@ def test_without_an_eligible_address_there_is_nothing_to_create(client: Client, 
 
 def test_api_keys_are_created_once_and_revoked(client_alice: Client, alice: Person) -> None:
     response = client_alice.post(
-        reverse("api-key-new"), {"label": "CI", "can_manage_app_passwords": "on", "password": PASSWORD}
+        reverse("api-key-new"), {"label": "CI", "scopes": ["app-passwords:read", "app-passwords:write"], "password": PASSWORD}
     )
     assert response["Cache-Control"] == "no-store"
     key = re.search(rb"mk_api_[0-9A-Za-z]{10}_[0-9A-Za-z]{36}", response.content).group().decode()

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from mailkite.mail import ingest
 from mailkite.mail.models import Domain, Message
-from tests.web.conftest import PASSWORD  # noqa: F401  (the fixtures' shared password)
+from tests.web.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -65,16 +65,16 @@ def test_zero_retention_needs_confirmation_and_keeps_mail_until_purged(client_al
     assert "disconnected now" in client_alice.get(url).content.decode()
     assert client_alice.post(url, {}).status_code == 200  # not confirmed: nothing changes
     assert Domain.objects.get(pk=domain.pk).retention == "retain"
-    client_alice.post(url, {"confirm": "on"})
+    client_alice.post(url, {"confirm": "on", "password": PASSWORD})
     assert Domain.objects.get(pk=domain.pk).retention == "passthrough"
     assert Message.objects.count() == 1
-    client_alice.post(reverse("domain-purge", args=["alice.example"]), {"confirm": "on"})
+    client_alice.post(reverse("domain-purge", args=["alice.example"]), {"confirm": "on", "password": PASSWORD})
     assert Message.objects.count() == 0
 
 
 def test_encryption_form_refuses_a_bad_key_in_words(client_alice):
     url = reverse("domain-encryption", args=["alice.example"])
-    response = client_alice.post(url, {"encryption": "pgp", "key": "not a key"})
+    response = client_alice.post(url, {"encryption": "pgp", "key": "not a key", "password": PASSWORD})
     assert "not an ASCII-armoured OpenPGP public key" in response.content.decode()
     assert Domain.objects.get(name="alice.example").encryption == "none"
     response = client_alice.post(url, {"encryption": "smime", "key": ""})
