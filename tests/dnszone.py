@@ -79,7 +79,9 @@ class Zone:
             [self.binary, "--keep-in-foreground", f"--conf-file={self.conf}"], stderr=subprocess.PIPE
         )
         for _ in range(50):
-            answer = mx.check("verified.example", inbound_host=INBOUND, nameserver="127.0.0.1", port=self.port)
+            answer = mx.check(
+                "verified.example", inbound_host=INBOUND, nameserver="127.0.0.1", port=self.port
+            )
             if answer.outcome is not mx.Outcome.TIMEOUT:
                 return
             time.sleep(0.1)

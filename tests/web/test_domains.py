@@ -32,7 +32,7 @@ def test_adding_a_domain_starts_unverified(client_alice, alice):
 
 @pytest.mark.parametrize(
     ("name", "error"),
-    [("not a domain", "is not a valid domain name"), ("alice.example", "is already added to MailKite")],
+    [("not a domain", "is not a valid domain name"), ("alice.example", "You have already added alice.example")],
     ids=["invalid", "duplicate"],
 )
 def test_adding_a_bad_domain_is_a_form_error(client_alice, name, error):
@@ -101,7 +101,7 @@ def test_api_domain_errors_are_problem_documents(api_alice, bob):
     duplicate = api_alice.post("/api/v1/domains/", {"name": "alice.example"}, format="json")
     assert duplicate.status_code == 400
     assert duplicate["Content-Type"] == "application/problem+json"
-    assert "already added" in duplicate.json()["errors"][0]["detail"]
+    assert "You have already added alice.example" in duplicate.json()["errors"][0]["detail"]
     assert api_alice.post("/api/v1/domains/bob.example/verify/").status_code == 404
     bad_key = api_alice.put(
         "/api/v1/domains/alice.example/encryption/", {"encryption": "pgp", "key": "nope"}, format="json"
