@@ -136,3 +136,18 @@ def test_api_retention_and_purge(api_alice):
         == 200
     )
     assert Message.objects.count() == 0
+
+
+# -- ownership (the TXT challenge) ---------------------------------------------------------------
+
+
+def test_domains_page_shows_the_exact_txt_record_with_a_copy_button(client_alice, alice, bob):
+    client_alice.post(reverse("domains"), {"name": "bob.example"})  # bob owns it: alice may claim
+    claim = Domain.objects.get(name="bob.example", owner=alice.user)
+    page = client_alice.get(reverse("domains")).content.decode()
+    value = f"mailkite-verification={claim.verification_token}"
+    assert f'<code id="txt-{claim.pk}" class="txt-value">{value}</code>' in page
+    assert f'data-copy="#txt-{claim.pk}"' in page
+    assert f'bob.example.  3600  IN  TXT  &quot;{value}&quot;' in page
+    assert f'_mailkite.bob.example.  3600  IN  TXT  &quot;{value}&quot;' in page
+    assert "Ownership: Pending" in page and "<script" not in page.split("</head>")[1]
