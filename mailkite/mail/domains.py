@@ -157,6 +157,11 @@ def _apply_txt(domain: Domain, result: ownership.TxtCheck, *, now: datetime) -> 
         domain.txt_failing_since = domain.txt_warned_at = None
         domain.save()
         events.publish(events.DOMAIN, domain.pk)
+        # The name is free again: closed claims become pending, and the next proof wins it.
+        Domain.objects.filter(name=domain.name, claim_closed_at__isnull=False).update(
+            claim_closed_at=None,
+            txt_detail=f"The owner's proof for {domain.name} lapsed; this claim is pending again.",
+        )
         _tell_owner(
             domain,
             f"MailKite: IMAP is off for {domain.name}",

@@ -97,6 +97,10 @@ def test_losing_the_txt_record_starts_the_grace_clock(dns, connect, mailoutbox):
     dns.publish(mx_record(NAME), txt_record(NAME, domain.txt_value))
     domains.verify(domain)
     assert domain.imap_refusal() is None and domain.txt_failing_since is None
+    closed = domains.add_domain(owner=person("rival"), name=NAME)
+    dns.publish(mx_record(NAME), txt_record(NAME, domain.txt_value), txt_record(NAME, closed.txt_value))
+    domains.verify(closed)  # its record is published too, but the name is owned: closed
+    assert closed.ownership == "closed"
     client = connect()
     client.login("me", account.password)
 
@@ -117,7 +121,8 @@ def test_losing_the_txt_record_starts_the_grace_clock(dns, connect, mailoutbox):
     assert f"lacks this account's TXT record {domain.txt_value}" in str(refused.value)
     assert "CONTACTADMIN" in str(refused.value)
 
-    # Once released, the name goes to whoever proves it next.
+    # Once released, closed claims are pending again, and the name goes to whoever proves it next.
+    assert Domain.objects.get(pk=closed.pk).ownership == "pending"
     newcomer = domains.add_domain(owner=person("newcomer"), name=NAME)
     dns.publish(mx_record(NAME), txt_record(NAME, newcomer.txt_value))
     domains.verify(newcomer)
