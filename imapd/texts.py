@@ -5,7 +5,10 @@ AUTH_FAILED = (
     "Create or revoke them under Settings > IMAP."
 )
 API_KEY_GIVEN = "That is an API key, not an IMAP app-password. " + AUTH_FAILED
-NO_MAILBOX = "No mailbox - the domain must be MX-verified and not on zero-retention. {reason}."
+NO_MAILBOX = (
+    "No mailbox - the domain must carry this account's TXT record, be MX-verified and not be on "
+    "zero-retention. {reason}."
+)
 UNAVAILABLE = "The mail store is temporarily unavailable; please try again in a minute."
 LOGIN_BUSY = "Too many logins are waiting; please try again in a minute."
 

@@ -107,6 +107,8 @@ class Config:
     provider_name: str = "MailKite"
     provider_domain: str = "mailkite.dev"
     reauth_minutes: int = 10
+    # Domains verified before the TXT challenge existed keep IMAP this long without the record.
+    txt_deadline_days: int = 30
     api_rate_limit: str = "120/minute"
     login_failure_limit: int = 5
     login_cooloff_minutes: int = 15
@@ -180,6 +182,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         provider_name=env.get("PROVIDER_NAME", "").strip() or "MailKite",
         provider_domain=env.get("PROVIDER_DOMAIN", "").strip().lower() or "mailkite.dev",
         reauth_minutes=_int(env, "REAUTH_MINUTES", 10, minimum=1),
+        txt_deadline_days=_int(env, "DOMAIN_TXT_DEADLINE_DAYS", 30, minimum=1),
         api_rate_limit=_rate(env, "API_RATE_LIMIT", "120/minute"),
         login_failure_limit=_int(env, "LOGIN_FAILURE_LIMIT", 5, minimum=1),
         login_cooloff_minutes=_int(env, "LOGIN_COOLOFF_MINUTES", 15, minimum=1),

@@ -287,6 +287,17 @@ def describe_domain(domain: Domain) -> DomainStatus:
     refusal = domain.imap_refusal()
     if refusal is None:
         reason = ""
+    elif domain.ownership == Domain.Ownership.CLOSED:
+        reason = (
+            "Closed: another MailKite account proved ownership of this domain first, by publishing "
+            "its TXT record."
+        )
+    elif domain.ownership == Domain.Ownership.PENDING:
+        missing = "Not MX-verified yet, and ownership" if domain.mx_verified_at is None else "Ownership"
+        reason = (
+            f"{missing} not verified yet: IMAP opens once the domain carries the TXT record "
+            f"{domain.txt_value} and its MX record points at MailKite, and the check has passed."
+        )
     elif domain.mx_verified_at is None:
         reason = (
             "Not MX-verified yet: IMAP opens once the domain's MX record points at MailKite and "

@@ -8,7 +8,16 @@ from mailkite.mail.models import Blob, Domain, Expunged, Folder, Mailbox, Messag
 
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "owner", "mx_verified_at", "retention", "encryption", "catch_all")
+    # Several accounts may claim one name; owner_verified_at marks the one that owns it.
+    list_display = (
+        "name",
+        "owner",
+        "owner_verified_at",
+        "mx_verified_at",
+        "retention",
+        "encryption",
+        "catch_all",
+    )
     list_filter = ("retention", "encryption")
     search_fields = ("name", "owner__username")
 

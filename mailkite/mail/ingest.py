@@ -70,8 +70,8 @@ def resolve_recipient(address: str) -> Mailbox:
         local, domain_name = services.split_address(address)
     except services.InvalidAddress as error:
         raise UnknownRecipient(str(error)) from None
-    domain = Domain.objects.filter(name=domain_name).first()
-    if domain is None:
+    domain = services.owned_domain(domain_name)
+    if domain is None:  # nobody, or only pending claims: no account proved ownership yet
         raise UnknownRecipient(f"no domain {domain_name} is set up at MailKite")
     if domain.mx_verified_at is None:
         raise UnknownRecipient(f"the domain {domain_name} is not MX-verified")

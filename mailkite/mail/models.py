@@ -11,8 +11,20 @@ Invariants (DESIGN §3):
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
+
+# The TXT value a domain's owner publishes: "mailkite-verification=<token>" (docs/domains.md).
+TXT_PREFIX = "mailkite-verification="
+TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_verification_token() -> str:
+    # 32 characters of [a-z0-9]: about 165 random bits, legal in any DNS TXT string and in IMAP
+    # text, and unambiguous when read aloud over a support call.
+    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(32))
 
 
 class Domain(models.Model):
@@ -25,8 +37,28 @@ class Domain(models.Model):
         PGP = "pgp", "OpenPGP (PGP/MIME)"
         SMIME = "smime", "S/MIME"
 
-    name = models.CharField(max_length=253, unique=True)
+    class Ownership(models.TextChoices):
+        VERIFIED = "verified", "Verified"
+        PENDING = "pending", "Pending"
+        CLOSED = "closed", "Closed"
+
+    # One row per account that added the name (a claim); at most one of them owns it, the one
+    # whose TXT token was proven first (owner_verified_at set; enforced by "domain_one_owner").
+    name = models.CharField(max_length=253)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="domains")
+    verification_token = models.CharField(max_length=64, default=new_verification_token)
+    owner_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="when this account proved ownership with its TXT token"
+    )
+    # Domains verified before the TXT challenge existed: owners until this moment without the TXT
+    # record; after it, a missing record counts against them like any definitive failure.
+    txt_deadline = models.DateTimeField(null=True, blank=True)
+    txt_outcome = models.CharField(max_length=16, blank=True)
+    txt_detail = models.TextField(blank=True)
+    txt_failing_since = models.DateTimeField(null=True, blank=True)
+    txt_warned_at = models.DateTimeField(null=True, blank=True)
+    # Set when another account proved ownership first; the claim stays, for the user to see why.
+    claim_closed_at = models.DateTimeField(null=True, blank=True)
     mx_verified_at = models.DateTimeField(null=True, blank=True)
     retention = models.CharField(max_length=16, choices=Retention.choices, default=Retention.RETAIN)
     encryption = models.CharField(max_length=8, choices=Encryption.choices, default=Encryption.NONE)
@@ -43,11 +75,34 @@ class Domain(models.Model):
     mx_failing_since = models.DateTimeField(null=True, blank=True)
     mx_warned_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "owner"], name="domain_one_claim_per_account"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(owner_verified_at__isnull=False), name="domain_one_owner"
+            ),
+        ]
+
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def txt_value(self) -> str:
+        return TXT_PREFIX + self.verification_token
+
+    @property
+    def ownership(self) -> str:
+        if self.owner_verified_at is not None:
+            return self.Ownership.VERIFIED
+        return self.Ownership.CLOSED if self.claim_closed_at is not None else self.Ownership.PENDING
+
     def imap_refusal(self) -> str | None:
         """Why IMAP is off for this domain, in words, or None when it is on."""
+        if self.owner_verified_at is None and self.claim_closed_at is not None:
+            return f"another MailKite account proved ownership of the domain {self.name} first"
+        if self.owner_verified_at is None:
+            missing_mx = "is not MX-verified yet and " if self.mx_verified_at is None else ""
+            return f"the domain {self.name} {missing_mx}lacks this account's TXT record {self.txt_value}"
         if self.mx_verified_at is None:
             return f"the domain {self.name} is not MX-verified yet"
         if self.retention == self.Retention.PASSTHROUGH:

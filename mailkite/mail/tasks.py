@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from mailkite.mail import domains
+from mailkite.mail import domains, services
 from mailkite.mail.models import Domain
 
 
@@ -14,9 +14,9 @@ def verify_domain(domain_id: int) -> str:
     return domains.verify(domain).outcome.value
 
 
-# RFC 2606 / RFC 6761 names can never carry public MX records (the demo's demo.mailkite.test is
-# one): the schedule leaves them alone; "verify now" still checks them on request.
-RESERVED_SUFFIXES = (".test", ".example", ".invalid", ".localhost")
+# Reserved names (services.RESERVED_SUFFIXES) can never carry public records: the schedule leaves
+# them alone; "verify now" still checks them on request.
+RESERVED_SUFFIXES = services.RESERVED_SUFFIXES
 
 
 @shared_task

@@ -1,4 +1,4 @@
-"""Settings → Domains: add a domain, see the MX record to publish, verify now, switch retention,
+"""Settings → Domains: add a domain, see the TXT and MX records to publish, verify now, switch retention,
 set the encryption key, delete a zero-retention domain's stored mail (DESIGN §7, docs/domains.md).
 
 Thin views over mailkite.mail.domains; every change a user can regret asks for confirmation and
@@ -52,10 +52,18 @@ def domain_list(request: HttpRequest) -> HttpResponse:
         except domains.DomainError as error:
             form.add_error(error.field, str(error))
         else:
-            messages.success(request, f"Added {domain.name}. Publish the MX record below, then verify.")
+            messages.success(
+                request, f"Added {domain.name}. Publish the TXT and MX records below, then verify."
+            )
             return redirect("domains")
     rows = [
-        {"domain": domain, "record": domains.mx_record(domain), "refusal": domain.imap_refusal()}
+        {
+            "domain": domain,
+            "record": domains.mx_record(domain),
+            "txt_record": domains.txt_record(domain),
+            "txt_alternative": domains.txt_record(domain, at_subdomain=True),
+            "refusal": domain.imap_refusal(),
+        }
         for domain in Domain.objects.filter(owner_id=request.user.pk).order_by("name")
     ]
     return render(request, "domains/list.html", {"rows": rows, "form": form})
@@ -66,8 +74,10 @@ def domain_list(request: HttpRequest) -> HttpResponse:
 def domain_verify(request: HttpRequest, name: str) -> HttpResponse:
     domain = _owned(request, name)
     result = domains.verify(domain)
-    level = messages.SUCCESS if result.outcome.value == "verified" else messages.WARNING
-    messages.add_message(request, level, domain.mx_detail)
+    on = result.outcome.value == "verified" and domain.owner_verified_at is not None
+    messages.add_message(
+        request, messages.SUCCESS if on else messages.WARNING, f"{domain.txt_detail} {domain.mx_detail}"
+    )
     return redirect("domains")
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mailkite.mail import domains, ownership
 from mailkite.mail.models import Domain, Mailbox
 from passwords import service
 from passwords.models import AppPassword
@@ -100,7 +101,22 @@ class AppPasswordCreatedSerializer(AppPasswordSerializer):
         }
 
 
+class TxtRecordSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(help_text="where to publish it: the domain itself")
+    alternative_name = serializers.CharField(help_text="or here, if the domain's own TXT set is crowded")
+    type = serializers.CharField(help_text='always "TXT"')
+    value = serializers.CharField(help_text="mailkite-verification=<this account's token>, exactly")
+    zone_line = serializers.CharField(help_text="the same record in zone-file form")
+
+
 class DomainSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    ownership = serializers.ChoiceField(
+        choices=Domain.Ownership.choices,
+        read_only=True,
+        help_text="verified: this account proved it owns the name; pending: not yet; "
+        "closed: another account proved it first",
+    )
+    txt_record = serializers.SerializerMethodField(help_text="the record that proves ownership")
     imap_eligible = serializers.SerializerMethodField()
     imap_reason = serializers.SerializerMethodField(help_text="why IMAP is off, in words; empty when on")
     note = serializers.SerializerMethodField(help_text="what to know even when IMAP is on")
@@ -110,6 +126,12 @@ class DomainSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         model = Domain
         fields = [
             "name",
+            "ownership",
+            "owner_verified_at",
+            "txt_record",
+            "txt_outcome",
+            "txt_detail",
+            "txt_deadline",
             "mx_verified_at",
             "mx_checked_at",
             "mx_outcome",
@@ -122,6 +144,16 @@ class DomainSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "mailboxes",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(TxtRecordSerializer)
+    def get_txt_record(self, domain: Domain) -> dict[str, str]:
+        return {
+            "name": domain.name,
+            "alternative_name": f"{ownership.SUBDOMAIN}.{domain.name}",
+            "type": "TXT",
+            "value": domain.txt_value,
+            "zone_line": domains.txt_record(domain),
+        }
 
     @extend_schema_field(serializers.BooleanField())
     def get_imap_eligible(self, domain: Domain) -> bool:

@@ -240,8 +240,10 @@ class ConfirmSerializer(ReauthSerializer):
 
 @extend_schema_view(
     list=extend_schema(summary="List your domains and whether each can use IMAP"),
-    retrieve=extend_schema(summary="One of your domains, with its last MX check"),
-    create=extend_schema(summary="Add a domain (it starts unverified)", request=DomainCreateSerializer),
+    retrieve=extend_schema(summary="One of your domains, with its TXT record and last checks"),
+    create=extend_schema(
+        summary="Add a domain (a pending claim until its TXT record is found)", request=DomainCreateSerializer
+    ),
 )
 class DomainViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
@@ -288,7 +290,7 @@ class DomainViewSet(
             raise serializers.ValidationError({error.field: [str(error)]}) from None
         return self._answer(domain, status=201)
 
-    @extend_schema(summary="Check the domain's MX record now", request=None)
+    @extend_schema(summary="Check the domain's TXT (ownership) and MX records now", request=None)
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, name: str | None = None) -> Response:
         domain = self.get_object()

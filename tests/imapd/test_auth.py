@@ -73,7 +73,8 @@ def test_ineligible_domain_is_refused_with_the_reason(connect, transactional_db,
     other = make_account("me@unverified.example", verified=verified, retention=retention)
     answer = login_error(connect(), other.password)
     assert answer.startswith(
-        "[CONTACTADMIN] No mailbox - the domain must be MX-verified and not on zero-retention."
+        "[CONTACTADMIN] No mailbox - the domain must carry this account's TXT record, be MX-verified and "
+        "not be on zero-retention."
     )
     assert answer.endswith(reason)
 

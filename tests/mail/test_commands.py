@@ -158,8 +158,12 @@ def owner():
 
 def test_createdomain_starts_unverified(owner):
     out, _ = run("createdomain", "Example.ORG", "--owner", "alice")
-    assert out == "Created example.org for alice (not yet MX-verified, retain).\n"
     domain = Domain.objects.get()
+    assert out == (
+        "Created example.org for alice (not yet MX-verified, retain).\n"
+        "Prove ownership: publish this TXT record, then run `manage.py domain verify example.org`:\n"
+        f'  example.org.  3600  IN  TXT  "mailkite-verification={domain.verification_token}"\n'
+    )
     assert (domain.name, domain.owner, domain.mx_verified_at, domain.catch_all) == (
         "example.org",
         owner,

@@ -6,10 +6,8 @@ from __future__ import annotations
 import dataclasses
 import imaplib
 import os
-import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,9 +22,9 @@ from django.core.management import call_command
 from mailkite.mail import domains, encryption, ingest, mime, mx
 from mailkite.mail.models import Domain, Expunged, Message
 from tests.conftest import make_account
+from tests.dnszone import INBOUND, Zone, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-INBOUND = "mx.mailkite.test"
 MESSAGE = (
     b"From: Ada <ada@analytical.example>\r\nTo: you@secret.example\r\nSubject: The plans\r\n"
     b"Date: Mon, 02 Nov 2026 10:00:00 +0000\r\nMessage-ID: <plans@analytical.example>\r\n"
@@ -34,51 +32,13 @@ MESSAGE = (
 )
 
 
-def free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def dns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """dnsmasq on a free loopback port, authoritative for *.example with a zone of test cases."""
-    binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    if not os.path.exists(binary):
-        if os.environ.get("CI"):
-            pytest.fail("dnsmasq is missing: scripts/install-test-tools installs it")
-        pytest.skip("dnsmasq is not installed (apt-get install dnsmasq-base)")
-    port = free_port(socket.SOCK_DGRAM)
-    conf = tmp_path_factory.mktemp("dns") / "dnsmasq.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                f"port={port}",
-                "listen-address=127.0.0.1",
-                "bind-interfaces",
-                "no-resolv",
-                "no-hosts",
-                "local=/example/",  # authoritative: unknown names are NXDOMAIN, nothing goes upstream
-                f"mx-host=verified.example,{INBOUND},10",
-                "mx-host=wrong.example,mx.elsewhere.example,10",
-                "host-record=no-mx.example,192.0.2.10",
-            ]
-        )
-        + "\n"
-    )
-    process = subprocess.Popen(
-        [binary, "--keep-in-foreground", f"--conf-file={conf}"], stderr=subprocess.PIPE
-    )
-    for _ in range(50):
-        if (
-            mx.check("verified.example", inbound_host=INBOUND, nameserver="127.0.0.1", port=port).outcome
-            is not mx.Outcome.TIMEOUT
-        ):
-            break
-        time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(10)
+    zone = Zone(tmp_path_factory.mktemp("dns"))
+    zone.publish()
+    yield zone.port
+    zone.stop()
 
 
 @pytest.fixture

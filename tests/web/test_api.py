@@ -144,7 +144,7 @@ def test_validation_errors_point_at_fields(
     api_alice: APIClient, alice: Person, payload: dict, errors: list
 ) -> None:
     service.user_create_app_password(actor=dashboard_actor(alice), mailbox=alice.mailbox, label="taken")
-    off = mail_services.create_domain(name="off.example", owner=alice.user)
+    off = mail_services.create_domain(name="off.example", owner=alice.user, owner_verified=True)
     mail_services.create_mailbox(domain=off, local_part="off")
     body = problem(api_alice.post(URL, payload, format="json"), 400, "validation-error")
     assert [(e["pointer"], e["detail"]) for e in body["errors"]] == errors

@@ -32,7 +32,7 @@ def test_adding_a_domain_starts_unverified(client_alice, alice):
 
 @pytest.mark.parametrize(
     ("name", "error"),
-    [("not a domain", "is not a valid domain name"), ("alice.example", "is already added to MailKite")],
+    [("not a domain", "is not a valid domain name"), ("alice.example", "You have already added alice.example")],
     ids=["invalid", "duplicate"],
 )
 def test_adding_a_bad_domain_is_a_form_error(client_alice, name, error):
@@ -101,7 +101,7 @@ def test_api_domain_errors_are_problem_documents(api_alice, bob):
     duplicate = api_alice.post("/api/v1/domains/", {"name": "alice.example"}, format="json")
     assert duplicate.status_code == 400
     assert duplicate["Content-Type"] == "application/problem+json"
-    assert "already added" in duplicate.json()["errors"][0]["detail"]
+    assert "You have already added alice.example" in duplicate.json()["errors"][0]["detail"]
     assert api_alice.post("/api/v1/domains/bob.example/verify/").status_code == 404
     bad_key = api_alice.put(
         "/api/v1/domains/alice.example/encryption/", {"encryption": "pgp", "key": "nope"}, format="json"
@@ -136,3 +136,18 @@ def test_api_retention_and_purge(api_alice):
         == 200
     )
     assert Message.objects.count() == 0
+
+
+# -- ownership (the TXT challenge) ---------------------------------------------------------------
+
+
+def test_domains_page_shows_the_exact_txt_record_with_a_copy_button(client_alice, alice, bob):
+    client_alice.post(reverse("domains"), {"name": "bob.example"})  # bob owns it: alice may claim
+    claim = Domain.objects.get(name="bob.example", owner=alice.user)
+    page = client_alice.get(reverse("domains")).content.decode()
+    value = f"mailkite-verification={claim.verification_token}"
+    assert f'<code id="txt-{claim.pk}" class="txt-value">{value}</code>' in page
+    assert f'data-copy="#txt-{claim.pk}"' in page
+    assert f'bob.example.  3600  IN  TXT  &quot;{value}&quot;' in page
+    assert f'_mailkite.bob.example.  3600  IN  TXT  &quot;{value}&quot;' in page
+    assert "Ownership: Pending" in page and "<script" not in page.split("</head>")[1]

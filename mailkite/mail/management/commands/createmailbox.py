@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError
 
 from mailkite.mail import services
-from mailkite.mail.models import Domain
 
 
 class Command(BaseCommand):
@@ -16,15 +15,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("address")
+        parser.add_argument("--owner", help="username, when several accounts claim the domain")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             local, domain_name = services.split_address(options["address"])
         except services.InvalidAddress as error:
             raise CommandError(str(error)) from None
-        domain = Domain.objects.filter(name=domain_name).first()
-        if domain is None:
-            raise CommandError(f"No domain {domain_name}; add it with `manage.py createdomain`.")
+        try:
+            domain = services.claim_for_command(domain_name, owner=options["owner"])
+        except services.InvalidAddress as error:
+            raise CommandError(str(error)) from None
         try:
             mailbox = services.create_mailbox(domain=domain, local_part=local)
         except IntegrityError:

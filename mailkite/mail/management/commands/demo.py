@@ -41,9 +41,12 @@ class Command(BaseCommand):
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
-        domain = Domain.objects.filter(name=DEMO_DOMAIN).first() or services.create_domain(
-            name=DEMO_DOMAIN, owner=user, mx_verified=True
+        domain = Domain.objects.filter(name=DEMO_DOMAIN, owner=user).first() or services.create_domain(
+            name=DEMO_DOMAIN, owner=user, mx_verified=True, owner_verified=True
         )
+        # A reserved name cannot publish a TXT record: the demo's domain is marked owned directly
+        # (also when an older database gave it a deadline to publish one).
+        services.mark_owner_verified(domain)
         mailbox = services.find_mailbox(DEMO_ADDRESS) or services.create_mailbox(
             domain=domain, local_part="you"
         )

@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("verify", help="check the MX records now").add_argument("name")
+        sub.add_parser("verify", help="check the TXT (ownership) and MX records now").add_argument("name")
         retention = sub.add_parser("retention", help="retain mail, or zero-retention (passthrough)")
         retention.add_argument("name")
         retention.add_argument("retention", choices=Domain.Retention.values)
@@ -30,21 +30,23 @@ class Command(BaseCommand):
         purge = sub.add_parser("purge-mail", help="delete a zero-retention domain's stored mail")
         purge.add_argument("name")
         purge.add_argument("--yes", action="store_true", help="confirm: the mail cannot be restored")
+        for action in sub.choices.values():
+            action.add_argument("--owner", help="username, when several accounts claim the domain")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             name = services.normalise_domain(options["name"])
+            domain = services.claim_for_command(name, owner=options["owner"])
         except services.InvalidAddress as error:
             raise CommandError(str(error)) from None
-        domain = Domain.objects.select_related("owner").filter(name=name).first()
-        if domain is None:
-            raise CommandError(f"No domain {name}; add it with `manage.py createdomain`.")
         getattr(self, "_" + options["action"].replace("-", "_"))(domain, options)
 
     def _verify(self, domain: Domain, options: dict[str, Any]) -> None:
         domains.verify(domain)
         state = "IMAP on" if domain.imap_refusal() is None else f"IMAP off: {domain.imap_refusal()}"
-        self.stdout.write(f"{domain.mx_detail} ({state})")
+        self.stdout.write(f"{domain.txt_detail} {domain.mx_detail} ({state})")
+        if domain.owner_verified_at is None or domain.txt_deadline is not None:
+            self.stdout.write(f"Ownership record to publish:\n  {domains.txt_record(domain)}")
 
     def _retention(self, domain: Domain, options: dict[str, Any]) -> None:
         domains.set_retention(domain, options["retention"])
