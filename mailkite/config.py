@@ -99,6 +99,8 @@ class Config:
     # imapd processes sharing the port (SO_REUSEPORT). 1 keeps one process (tests, the demo);
     # production should use the number of cores: one event loop and the GIL cap a process.
     imap_workers: int = 1
+    # Unreferenced blobs younger than this are left to the ingest writing them (mail.blobgc).
+    blob_gc_grace_hours: int = 24
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -163,6 +165,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         ),
         trust_x_forwarded_proto=_bool(env, "TRUST_X_FORWARDED_PROTO", False),
         imap_workers=_int(env, "IMAP_WORKERS", 1, minimum=1),
+        blob_gc_grace_hours=_int(env, "BLOB_GC_GRACE_HOURS", 24, minimum=1),
     )
 
 
