@@ -103,13 +103,18 @@ def claim(blobs: Mapping[str, bytes]) -> None:
         held = _hold(wanted)
         wanted = [sha for sha in wanted if sha not in held]  # deleted between the insert and the lock
     # A stat per blob; writes (and fsyncs) only a file a collector removed since the caller wrote it.
-    blobstore.put_many([blobs[sha] for sha in sorted(blobs)])
+    gone = blobstore.missing(sorted(blobs))
+    if gone:
+        log.info("rewriting %d blob file(s) a collector removed before this ingest's commit", len(gone))
+        blobstore.put_many([blobs[sha] for sha in gone])
 
 
 def _hold(shas: list[str]) -> set[str]:
     """Lock the rows against deletion (FOR KEY SHARE: concurrent claims do not wait on each other)."""
-    if connection.vendor != "postgresql":  # SQLite: the transaction already holds the write lock
-        return set(Blob.objects.filter(sha256__in=shas).values_list("sha256", flat=True))
+    if connection.vendor != "postgresql":
+        # SQLite: the insert above made this the one write transaction until it commits, so the
+        # rows it inserted or found stay.
+        return set(shas)
     marks = ", ".join(["%s"] * len(shas))
     with connection.cursor() as cursor:
         cursor.execute(

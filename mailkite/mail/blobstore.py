@@ -100,6 +100,14 @@ def get(sha256: str) -> bytes:
     return data
 
 
+def missing(shas: Sequence[str]) -> list[str]:
+    """Those of `shas` whose file is not in the store."""
+    storage = _storage()
+    if isinstance(storage, ContentAddressedStorage):  # a stat, without Django's name checks
+        return [sha for sha in shas if not os.path.exists(storage.path(blob_name(sha)))]
+    return [sha for sha in shas if not storage.exists(blob_name(sha))]
+
+
 def remove(sha256: str) -> int | None:
     """Delete a blob's file; returns the bytes it held, None when it was not there.
 
