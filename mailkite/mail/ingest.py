@@ -2,7 +2,8 @@
 
 Order of work (DESIGN §3): `prepare` normalises bare LF, encrypts for an encrypted domain, and
 precomputes everything FETCH and SEARCH need; the blobs are written durably — all before the
-transaction. The transaction then only inserts the blob rows, locks the folder row while taking a
+transaction. The transaction then only claims the blob rows (inserts and locks them against the
+blob collector, and re-checks their files: mail.blobgc), locks the folder row while taking a
 run of UIDs and modseqs with one UPDATE ... RETURNING, inserts the messages, records the change and
 commits, so concurrent deliveries become visible in strictly ascending UID order.
 

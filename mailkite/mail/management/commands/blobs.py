@@ -25,6 +25,7 @@ class Command(BaseCommand):
         gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        grace = timedelta(hours=settings.MAILKITE.blob_gc_grace_hours)
-        freed = blobgc.collect(grace=grace, dry_run=options["dry_run"])
-        self.stdout.write(f"{freed.sentence(dry_run=options['dry_run'])} (grace period {grace}.)")
+        hours = settings.MAILKITE.blob_gc_grace_hours
+        freed = blobgc.collect(grace=timedelta(hours=hours), dry_run=options["dry_run"])
+        said = freed.sentence(dry_run=options["dry_run"])
+        self.stdout.write(f"{said} Only what is older than {hours} hours.")
