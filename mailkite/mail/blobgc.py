@@ -12,20 +12,27 @@ Blob row's, and on this order:
   a second statement ask which are referenced; unlink the files of the others, delete their rows,
   commit. The files go before the commit, while the rows are still locked.
 
-PostgreSQL, READ COMMITTED. If the collector locks first, the ingest's INSERT ... ON CONFLICT
-waits for it (a unique-index conflict with a row an open transaction is deleting waits for that
-transaction), then inserts the row afresh, and its file check, which comes after, finds the file
-gone and writes it again. If the ingest locks first, the collector skips the row (a row being
-claimed is about to be referenced; the next run looks again). If the collector commits between the
-ingest's INSERT and its lock, the lock finds no row and the ingest inserts it again. The collector's
-"referenced?" question is its own statement, so it reads a snapshot taken after it holds the locks:
-it sees every message committed by an ingest whose lock it waited for. A message is committed only
-while its claim holds the row, and a file goes only while its row is locked unreferenced; so a
-committed message's file is never removed.
+PostgreSQL, READ COMMITTED; the ingest is at one of four points when the collector locks a row:
+1. its message has committed: the collector's "referenced?" statement, run after it holds the
+   lock, takes a new snapshot, sees the message and keeps the blob;
+2. it holds its claim (KEY SHARE): SKIP LOCKED passes over the row, which stays for the next run;
+3. it has not inserted yet: its INSERT ... ON CONFLICT finds the row, which the collector is
+   deleting, and waits for the collector's transaction if it is still open (a unique-index conflict
+   with a row an open transaction deletes waits for it); then inserts the row afresh, claims it,
+   and finds the file gone, because the collector unlinked it before committing, so it writes it
+   again;
+4. its INSERT found the row, not yet deleted (DO NOTHING), and its claim has not run: the claim
+   waits for the collector's FOR UPDATE, then finds the row deleted and returns without it, so the
+   ingest inserts it again and goes on as in 3.
+So a message commits only while its claim holds a row whose file it has just seen, and a file goes
+only while its row is locked by a collector that saw no message; a committed message's file is
+never removed. No deadlock: the claim takes its row locks before the folder lock, in SHA-256 order;
+the collector takes no folder lock, skips locked rows, and its one wait (inserting the rows of
+files it adopts, below) goes in the same SHA-256 order.
 
-SQLite: every write transaction takes the database's write lock when it begins (IMMEDIATE), so an
-ingest's transaction and a collector's batch run one after the other, never interleaved: the same
-two cases, without the waiting.
+SQLite: every write transaction takes the database's write lock when it begins (IMMEDIATE), and
+SELECT ... FOR UPDATE is a no-op: an ingest's transaction and a collector's batch run one after the
+other, never interleaved, so only cases 1 and 3 (without the waiting) can happen.
 
 Files without rows (an ingest that failed after writing its file) are adopted first: the collector
 inserts their rows and then treats them as rows, under the same lock, so an ingest that found such a
