@@ -209,6 +209,25 @@ def test_a_purge_between_an_ingests_file_write_and_its_transaction():
     assert blobstore.get(Message.objects.get().blob_id) == raw
 
 
+def test_the_sweep_between_an_ingests_file_write_and_its_transaction():
+    """A file without a row (an earlier ingest's transaction failed) is old enough to sweep; an
+    ingest of the same bytes finds it and skips writing it, and the sweep runs before its commit."""
+    reader = make_account("a@read.example")
+    raw = message("Race-rowless-2d")
+    [leftover] = blobstore.put_many([ingest.prepare(raw).data])
+    age(hours=25, files=[blob_dir() / blobstore.blob_name(leftover)])
+    prepared = [ingest.prepare(raw, domain=reader.mailbox.domain)]
+    shas = ingest.write_blobs(mailbox=reader.mailbox, prepared=prepared)  # the file is there: skipped
+    assert shas == [leftover]
+    swept = result(in_thread(call_command, "blobs", "gc", stdout=io.StringIO()))
+    assert swept is None and not (blob_dir() / blobstore.blob_name(leftover)).exists()
+    [delivery] = ingest.write_prepared(
+        mailbox=reader.mailbox, folder=Folder.INBOX, items=[ingest.Item(raw)], prepared=prepared, shas=shas
+    )
+    assert delivery.stored
+    assert blobstore.get(Message.objects.get().blob_id) == raw
+
+
 def lock_waiters() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
