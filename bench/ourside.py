@@ -54,13 +54,15 @@ def setup(fresh: int) -> dict:
     _mailbox(domain, "ingest")
     idle = _mailbox(domain, "idle")
     run = time.strftime("%Y%m%d-%H%M%S")  # labels are unique among a user's active passwords
-    _, password = credentials.create_app_password(mailbox=reader, label=f"bench reader {run}")
-    _, idle_password = credentials.create_app_password(mailbox=idle, label=f"bench idle {run}")
+    operator = credentials.command_line()
+
+    def new_password(mailbox: Mailbox, label: str) -> str:
+        return credentials.user_create_app_password(actor=operator, mailbox=mailbox, label=label)[1]
+
+    password = new_password(reader, f"bench reader {run}")
+    idle_password = new_password(idle, f"bench idle {run}")
     started = time.monotonic()
-    fresh_passwords = [
-        credentials.create_app_password(mailbox=reader, label=f"bench fresh {run} {i}")[1]
-        for i in range(fresh)
-    ]
+    fresh_passwords = [new_password(reader, f"bench fresh {run} {i}") for i in range(fresh)]
     return {
         "address": READER,
         "password": password,

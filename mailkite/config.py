@@ -126,6 +126,8 @@ class Config:
     login_address_failure_limit: int = 20
     hsts_seconds: int = 31_536_000
     hsts_preload: bool = False
+    # Unreferenced blobs younger than this are left to the ingest writing them (mail.blobgc).
+    blob_gc_grace_hours: int = 24
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -197,6 +199,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         login_address_failure_limit=_int(env, "LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=2),
         hsts_seconds=_int(env, "HSTS_SECONDS", 31_536_000),
         hsts_preload=_bool(env, "HSTS_PRELOAD", False),
+        blob_gc_grace_hours=_int(env, "BLOB_GC_GRACE_HOURS", 24, minimum=1),
     )
 
 

@@ -132,6 +132,8 @@ MAILKITE = CONFIG
 
 CELERY_BEAT_SCHEDULE = {
     "verify-domains-hourly": {"task": "mailkite.mail.tasks.verify_all_domains", "schedule": 3600.0},
+    # Walks the whole blob store, so not hourly; with the day's grace a blob goes within 30 hours.
+    "collect-blobs": {"task": "mailkite.mail.tasks.collect_blobs", "schedule": 6 * 3600.0},
 }
 # Mail to users (domain warnings): printed to the console until an SMTP host is configured.
 EMAIL_BACKEND = (

@@ -1,7 +1,9 @@
 """The credential service: create, verify, revoke and record the use of app-passwords.
 
 Business rules live here, in functions with keyword-only arguments that own their transaction;
-the dashboard, the REST API, the CLI and imapd all call these.
+the dashboard, the REST API, the CLI and imapd all call these. Every door creates and revokes
+app-passwords through `user_create_app_password` and `user_revoke_app_password`, which apply the
+label rules and write the audit entry naming the door.
 
 Verification (DESIGN §4): checksum (no database) → one indexed lookup by key id → one argon2id
 verify, skipped when the same password verified recently in this process. Unknown id, wrong
@@ -106,12 +108,8 @@ def hash_secret(value: str) -> str:
     return _hasher().hash(value)
 
 
-@transaction.atomic
-def create_app_password(*, mailbox: Mailbox, label: str) -> tuple[AppPassword, str]:
-    """Create an app-password for `mailbox`; returns the row and the secret, shown only once."""
-    label = label.strip()
-    if not label:
-        raise ValueError("A label is required, such as “Thunderbird on my laptop”.")
+def _insert_app_password(*, mailbox: Mailbox, label: str) -> tuple[AppPassword, str]:
+    """The row and its secret (shown only once); `label` is already clean: see user_create_app_password."""
     token = tokens.generate(tokens.IMAP)
     row = AppPassword.objects.create(
         owner=mailbox.domain.owner,
@@ -139,7 +137,7 @@ def create_api_key(  # type: ignore[no-untyped-def]
 
 
 def revoke_app_password(*, app_password: AppPassword) -> bool:
-    """Revoke at once; True if it was active. Idempotent."""
+    """Revoke at once; True if it was active. Idempotent. Unaudited: doors call user_revoke_app_password."""
     with transaction.atomic():
         changed = AppPassword.objects.filter(pk=app_password.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
@@ -269,6 +267,15 @@ class Actor:
     reauthenticated_at: datetime | None = None
     # Staff in Django admin, whose own permissions were checked there, acting on others' objects.
     staff: bool = False
+    # Someone at the server's shell (manage.py): see command_line().
+    operator: bool = False
+
+
+def command_line() -> Actor:
+    """The actor of `manage.py apppassword` and `manage.py demo`: whoever can run them can read the
+    database already, so no account password is asked. They act for the mailbox's owner, and may
+    create a password before the domain can use IMAP (the command says so)."""
+    return Actor(user=None, via=AuditEntry.Via.CLI, operator=True)
 
 
 @dataclass(frozen=True)
@@ -330,6 +337,8 @@ def eligible_mailboxes(*, owner: Any) -> QuerySet[Mailbox]:
 
 def _require_authority(actor: Actor, *, what: str, scope: str | None) -> None:
     """Recent re-entry of the account password, or an API key holding `scope` (None: no key may)."""
+    if actor.operator:
+        return
     if actor.api_key is not None:
         key = actor.api_key
         if scope is None or key.owner_id != actor.user.pk or key.revoked_at is not None:
@@ -373,23 +382,23 @@ def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> t
     label = clean_label(label)
     _require_authority(actor, what="create an app-password", scope=api_scopes.APP_PASSWORDS_WRITE)
     with transaction.atomic():
-        domain = Domain.objects.get(pk=mailbox.domain_id)
-        if domain.owner_id != actor.user.pk:
+        domain = Domain.objects.select_related("owner").get(pk=mailbox.domain_id)
+        if not actor.operator and domain.owner_id != actor.user.pk:
             raise Invalid({"mailbox": "Choose one of your own addresses."})
         status = describe_domain(domain)
-        if not status.eligible:
+        if not status.eligible and not actor.operator:
             raise Invalid({"mailbox": f"{mailbox.address} cannot use IMAP. {status.reason}"})
-        active = AppPassword.objects.filter(owner=actor.user, revoked_at__isnull=True)
+        active = AppPassword.objects.filter(owner_id=domain.owner_id, revoked_at__isnull=True)
         if active.filter(label__iexact=label).exists():
             raise Invalid({"label": f"You already have an active app-password labelled “{label}”."})
         try:
             with transaction.atomic():  # a savepoint: a racing twin must not break the transaction
-                row, secret = create_app_password(mailbox=mailbox, label=label)
+                row, secret = _insert_app_password(mailbox=mailbox, label=label)
         except IntegrityError:
             raise Invalid({"label": f"You already have an active app-password labelled “{label}”."}) from None
         _audit(
             actor,
-            owner=actor.user,
+            owner=domain.owner,
             action=AuditEntry.Action.APP_PASSWORD_CREATED,
             target=f"{label} ({mailbox.address})",
             identifier=row.display,
@@ -399,7 +408,7 @@ def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> t
 
 def user_revoke_app_password(*, actor: Actor, app_password: AppPassword) -> bool:
     """Revoke one of the actor's app-passwords at once (live IMAP sessions end); idempotent."""
-    if app_password.owner_id != actor.user.pk and not actor.staff:
+    if not (actor.staff or actor.operator) and app_password.owner_id != actor.user.pk:
         raise AppPassword.DoesNotExist()
     if actor.api_key is not None:
         _require_authority(actor, what="revoke app-passwords", scope=api_scopes.APP_PASSWORDS_WRITE)

@@ -177,7 +177,9 @@ def make_account(
         name=domain_name, owner=owner, mx_verified=verified, owner_verified=True, retention=retention
     )
     mailbox = services.create_mailbox(domain=domain, local_part=local)
-    _, secret = service.create_app_password(mailbox=mailbox, label="Test client")
+    _, secret = service.user_create_app_password(
+        actor=service.command_line(), mailbox=mailbox, label="Test client"
+    )
     return Account(mailbox=mailbox, password=secret)
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,73 @@ def get(sha256: str) -> bytes:
     return data
 
 
+def missing(shas: Sequence[str]) -> list[str]:
+    """Those of `shas` whose file is not in the store."""
+    storage = _storage()
+    if isinstance(storage, ContentAddressedStorage):  # a stat, without Django's name checks
+        return [sha for sha in shas if not os.path.exists(storage.path(blob_name(sha)))]
+    return [sha for sha in shas if not storage.exists(blob_name(sha))]
+
+
+def remove(sha256: str) -> int | None:
+    """Delete a blob's file; returns the bytes it held, None when it was not there.
+
+    Only the collector (mail.blobgc) calls this, holding the blob's row lock: see its protocol.
+    """
+    return remove_file(blob_name(sha256))
+
+
+TEMPORARY_PREFIX = ".incoming-"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    name: str  # the storage name: a blob_name(), or a temporary file's
+    size: int
+    modified: datetime
+
+    @property
+    def sha256(self) -> str | None:
+        """The blob this file is, or None for anything else (a temporary file, a stray)."""
+        base = self.name.rsplit("/", 1)[-1]
+        if len(base) == 64 and all(ch in "0123456789abcdef" for ch in base) and self.name == blob_name(base):
+            return base
+        return None
+
+    @property
+    def temporary(self) -> bool:
+        return self.name.rsplit("/", 1)[-1].startswith(TEMPORARY_PREFIX)
+
+
+def stored_files(folder: str = "") -> Iterator[StoredFile]:
+    """Every file in the store, blobs and temporaries alike, depth first."""
+    storage = _storage()
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:  # the store is empty, or a collector emptied this folder meanwhile
+        return
+    for name in files:
+        full = f"{folder}/{name}" if folder else name
+        try:
+            yield StoredFile(full, storage.size(full), storage.get_modified_time(full))
+        except FileNotFoundError:
+            continue
+    for sub in folders:
+        yield from stored_files(f"{folder}/{sub}" if folder else sub)
+
+
+def remove_file(name: str) -> int | None:
+    """Delete any file of the store by its storage name; returns the bytes it held, None when it
+    was not there."""
+    storage = _storage()
+    try:
+        size: int = storage.size(name)
+        storage.delete(name)
+    except FileNotFoundError:
+        return None
+    return size
+
+
 def put_many(blobs: Sequence[bytes]) -> list[str]:
     """Store each of `blobs` durably; return their SHA-256s (hex), in order.
 
@@ -138,7 +207,7 @@ def put_many(blobs: Sequence[bytes]) -> list[str]:
 
 def _write_temporary(full: Path, chunks: Iterable[bytes]) -> Path:
     """A new temporary file beside `full` holding `chunks`, not yet fsynced."""
-    fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".incoming-")
+    fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=TEMPORARY_PREFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:

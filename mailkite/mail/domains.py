@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from mailkite.events import publish as events
-from mailkite.mail import encryption, mx, ownership, services
+from mailkite.mail import blobgc, encryption, mx, ownership, services
 from mailkite.mail.models import Domain, Expunged, Folder, Message
 
 log = logging.getLogger("mailkite.domains")
@@ -225,15 +225,20 @@ def set_retention(domain: Domain, retention: str) -> None:
 
 @transaction.atomic
 def purge_mail(domain: Domain) -> int:
-    """Delete a zero-retention domain's stored mail, leaving tombstones for QRESYNC; returns the count."""
+    """Delete a zero-retention domain's stored mail, leaving tombstones for QRESYNC; returns the count.
+
+    The blobs no other message references go too, files and rows, once this commits (mail.blobgc).
+    """
     if domain.retention != Domain.Retention.PASSTHROUGH:
         raise ValueError("Only a zero-retention domain's mail can be purged.")
     count = 0
     for folder in Folder.objects.select_for_update().filter(mailbox__domain=domain):
         messages = Message.objects.filter(folder=folder)
-        uids = list(messages.values_list("uid", flat=True))
-        if not uids:
+        rows = list(messages.values_list("uid", "blob_id"))
+        if not rows:
             continue
+        uids = [uid for uid, _ in rows]
+        blobgc.collect_after_commit(sha for _, sha in rows)
         Folder.objects.filter(pk=folder.pk).update(highest_modseq=F("highest_modseq") + 1)
         folder.refresh_from_db(fields=["highest_modseq"])
         Expunged.objects.bulk_create(

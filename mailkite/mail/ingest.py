@@ -2,7 +2,8 @@
 
 Order of work (DESIGN §3): `prepare` normalises bare LF, encrypts for an encrypted domain, and
 precomputes everything FETCH and SEARCH need; the blobs are written durably — all before the
-transaction. The transaction then only inserts the blob rows, locks the folder row while taking a
+transaction. The transaction then only claims the blob rows (inserts and locks them against the
+blob collector, and re-checks their files: mail.blobgc), locks the folder row while taking a
 run of UIDs and modseqs with one UPDATE ... RETURNING, inserts the messages, records the change and
 commits, so concurrent deliveries become visible in strictly ascending UID order.
 
@@ -30,8 +31,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mailkite.events import publish as events
-from mailkite.mail import blobstore, encryption, mime, services, sortkeys
-from mailkite.mail.models import Blob, Domain, Folder, Mailbox, Message, MessageText
+from mailkite.mail import blobgc, blobstore, encryption, mime, services, sortkeys
+from mailkite.mail.models import Domain, Folder, Mailbox, Message, MessageText
 
 # Below this many messages a batch is prepared in this process: handing work to the workers and
 # pickling the results back costs more than it saves (mime.analyse is ~2.5 ms a message).
@@ -259,14 +260,13 @@ def _reserve(folder_id: int, count: int, size: int) -> tuple[int, int]:
 
 def _insert(*, mailbox: Mailbox, folder: str, batch: Sequence[tuple[Item, Prepared, str]]) -> int:
     """Insert a batch whose blobs are written, in one transaction; return the first UID (batch order)."""
-    sizes = {sha: len(prepared.data) for _, prepared, sha in batch}
+    blobs = {sha: prepared.data for _, prepared, sha in batch}
     folder_id = Folder.objects.filter(mailbox=mailbox, name=folder).values_list("id", flat=True).get()
     with transaction.atomic():
         # Blob rows before the folder lock, as for every writer, so two writers never wait on each
-        # other in opposite orders; sorted, so two batches sharing blobs take their keys in one order.
-        Blob.objects.bulk_create(
-            [Blob(sha256=sha, size=size) for sha, size in sorted(sizes.items())], ignore_conflicts=True
-        )
+        # other in opposite orders; claimed, so the blob collector leaves them (and their files)
+        # alone until this commits (the protocol is in mail.blobgc).
+        blobgc.claim(blobs)
         first_uid, first_modseq = _reserve(folder_id, len(batch), sum(len(p.data) for _, p, _ in batch))
         rows, texts = [], []
         for index, (item, prepared, sha) in enumerate(batch):
@@ -328,8 +328,8 @@ def write_blobs(*, mailbox: Mailbox, prepared: Sequence[Prepared | str]) -> list
     `write_prepared` calls this itself unless given the SHA-256s: an importer calls it apart, to
     write one batch's files while another batch's transaction runs. Blob files go first and
     durable, since a committed Message must never point at a missing file; if the transaction then
-    fails they are orphans: harmless (same name, same bytes; a retry reuses them), and kept until
-    a blob collector exists.
+    fails they are orphans: harmless (same name, same bytes; a retry reuses them), and collected by
+    `manage.py blobs gc` after its grace period.
     """
     if mailbox.domain.retention == Domain.Retention.PASSTHROUGH:
         return ["" for _ in prepared]

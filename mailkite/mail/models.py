@@ -6,7 +6,9 @@ Invariants (DESIGN §3):
 - a folder's UIDs and modseqs are assigned under its row lock by one UPDATE ... RETURNING of the
   counters, so they become visible in strictly ascending order;
 - a message row references a blob that was durably written before the row's transaction began;
-- nothing is deleted through IMAP; rare deletions leave an Expunged tombstone.
+- nothing is deleted through IMAP; rare deletions leave an Expunged tombstone;
+- a blob no message references is deleted, file and row, by mail.blobgc (at once after a purge or
+  a removal, otherwise after a grace period), never while an ingest is about to reference it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""Celery tasks for domains: MX verification on demand and on a schedule (celery beat)."""
+"""Celery tasks: MX verification on demand and on a schedule, and the blob collector (celery beat)."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from datetime import timedelta
 
-from mailkite.mail import domains, services
+from celery import shared_task
+from django.conf import settings
+
+from mailkite.mail import blobgc, domains, services
 from mailkite.mail.models import Domain
 
 
@@ -27,3 +30,10 @@ def verify_all_domains() -> int:
     for domain_id in ids:
         verify_domain.delay(domain_id)
     return len(ids)
+
+
+@shared_task
+def collect_blobs() -> str:
+    """`manage.py blobs gc`, on a schedule: unreferenced blobs older than the grace period."""
+    grace = timedelta(hours=settings.MAILKITE.blob_gc_grace_hours)
+    return blobgc.collect(grace=grace).sentence()

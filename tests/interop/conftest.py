@@ -147,7 +147,9 @@ def _deliver_corpus(address: str) -> Mailbox:
     owner = get_user_model().objects.create_user(username=f"owner-{domain_name}", password="x")
     domain = services.create_domain(name=domain_name, owner=owner, mx_verified=True)
     mailbox = services.create_mailbox(domain=domain, local_part=address)
-    _, secret = service.create_app_password(mailbox=mailbox, label="Interop client")
+    _, secret = service.user_create_app_password(
+        actor=service.command_line(), mailbox=mailbox, label="Interop client"
+    )
     box = Mailbox(address=mailbox.address, password=secret)
     for folder, raw, when in corpus.messages(mailbox.address):
         delivery = ingest.store(mailbox=mailbox, raw=raw, folder=folder, internal_date=when)

@@ -260,7 +260,7 @@ def test_apppassword_create_errors():
     make_account()
     with pytest.raises(CommandError, match=r"No mailbox nobody@example\.com"):
         run("apppassword", "create", "--mailbox", "nobody@example.com", "--label", "x")
-    with pytest.raises(CommandError, match="already labelled 'Test client'"):
+    with pytest.raises(CommandError, match="already have an active app-password labelled “Test client”"):
         run("apppassword", "create", "--mailbox", "you@example.com", "--label", "Test client")
 
 

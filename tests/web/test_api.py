@@ -179,7 +179,9 @@ def test_authentication_errors(alice: Person, api_key: tuple[ApiKey, str]) -> No
     problem(client.get(URL), 401, "authentication-failed")
     client.credentials(HTTP_AUTHORIZATION="Bearer")
     problem(client.get(URL), 401, "authentication-failed")
-    _, imap_secret = service.create_app_password(mailbox=alice.mailbox, label="phone")
+    _, imap_secret = service.user_create_app_password(
+        actor=service.command_line(), mailbox=alice.mailbox, label="phone"
+    )
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {imap_secret}")
     body = problem(client.get(URL), 401, "authentication-failed")
     assert body["detail"].startswith("That is an IMAP app-password (mk_imap_…), not an API key.")

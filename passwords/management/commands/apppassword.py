@@ -1,7 +1,8 @@
 """`manage.py apppassword create|list|revoke`: app-passwords from the command line.
 
 `create` prints the secret once, alone on its line on stdout, so scripts can capture it; the
-rest of what it says goes to stderr.
+rest of what it says goes to stderr. Both create and revoke go through the credential service's
+audited functions, with the dashboard's label rules, and are recorded as made on the command line.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import IntegrityError
 
 from mailkite.mail import services
 from passwords import service
@@ -40,11 +40,11 @@ class Command(BaseCommand):
         if mailbox is None:
             raise CommandError(f"No mailbox {options['mailbox']}; create it with `manage.py createmailbox`.")
         try:
-            row, secret = service.create_app_password(mailbox=mailbox, label=options["label"])
-        except ValueError as error:
+            row, secret = service.user_create_app_password(
+                actor=service.command_line(), mailbox=mailbox, label=options["label"]
+            )
+        except service.Invalid as error:
             raise CommandError(str(error)) from None
-        except IntegrityError:
-            raise CommandError(f"An active app-password is already labelled {options['label']!r}.") from None
         self.stderr.write(
             f"App-password {row.display} ({row.label}) for {mailbox.address}; it is shown once:"
         )
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             row = AppPassword.objects.filter(pk=int(ident)).first()
         if row is None:
             raise CommandError(f"No app-password {options['id']!r}; `apppassword list` shows them.")
-        if service.revoke_app_password(app_password=row):
+        if service.user_revoke_app_password(actor=service.command_line(), app_password=row):
             self.stdout.write(f"Revoked {row.display} ({row.label}); its sessions are disconnected.")
         else:
             self.stdout.write(f"{row.display} ({row.label}) was already revoked.")

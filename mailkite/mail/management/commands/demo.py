@@ -53,10 +53,11 @@ class Command(BaseCommand):
         if not Message.objects.filter(folder__mailbox=mailbox).exists():
             for folder, raw, when in democorpus.messages(DEMO_ADDRESS, count=options["messages"]):
                 ingest.store(mailbox=mailbox, raw=raw, folder=folder, internal_date=when)
+        actor = service.command_line()  # on the audit trail like `manage.py apppassword`
         with transaction.atomic():
             for old in AppPassword.objects.filter(mailbox=mailbox, label=DEMO_LABEL, revoked_at__isnull=True):
-                service.revoke_app_password(app_password=old)
-            _, secret = service.create_app_password(mailbox=mailbox, label=DEMO_LABEL)
+                service.user_revoke_app_password(actor=actor, app_password=old)
+            _, secret = service.user_create_app_password(actor=actor, mailbox=mailbox, label=DEMO_LABEL)
         count = Message.objects.filter(folder__mailbox=mailbox).count()
         self.stdout.write(
             "\n".join(
