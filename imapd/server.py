@@ -47,6 +47,17 @@ REFUSAL_LANE = 32
 REFUSAL_TIMEOUT = 5.0
 
 
+class _UntilClosed(asyncio.Protocol):
+    """The protocol of a refused connection: nothing to read, only its end to wait for."""
+
+    def __init__(self, closed: asyncio.Future[None]) -> None:
+        self.closed = closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
 @dataclass
 class ServerOptions:
     first_byte_timeout: float = 5.0
@@ -57,6 +68,7 @@ class ServerOptions:
     failure_delay: float = 2.0
     max_failure_delay: float = 15.0
     max_login_failures: int = 3  # per connection, then BYE (Dovecot, Stalwart: 3)
+    failure_summary_interval: float = 60.0  # past 3 failed logins an address gets one line per this
     max_connections: int = 10_000  # per worker process
     max_unauthenticated_per_address: int = 20  # per IPv4 address or IPv6 /64
     max_connections_per_mailbox_address: int = 10  # Dovecot's mail_max_userip_connections
@@ -88,7 +100,7 @@ class ImapServer:
             reconcile_interval=self.options.event_reconcile_interval,
         )
         self.penalties = Penalties(self.options.failure_delay, self.options.max_failure_delay)
-        self.failure_log = FailureLog()
+        self.failure_log = FailureLog(interval=self.options.failure_summary_interval)
         self.admission = Admission(
             max_connections=self.options.max_connections,
             unauthenticated_per_address=self.options.max_unauthenticated_per_address,
@@ -240,13 +252,13 @@ class ImapServer:
             await self._refuse_plaintext(sock)
             return
         loop = asyncio.get_running_loop()
+        closed: asyncio.Future[None] = loop.create_future()
         transport, _ = await loop.connect_accepted_socket(
-            asyncio.Protocol, sock, ssl=self.context, ssl_handshake_timeout=REFUSAL_TIMEOUT
+            lambda: _UntilClosed(closed), sock, ssl=self.context, ssl_handshake_timeout=REFUSAL_TIMEOUT
         )
-        try:
-            transport.write(f"* BYE {reason}\r\n".encode())
-        finally:
-            transport.close()  # flushes the BYE, then closes TLS and the socket
+        transport.write(f"* BYE {reason}\r\n".encode())
+        transport.close()  # sends the BYE, then closes TLS and the socket: wait for that
+        await closed
 
     async def _refuse_plaintext(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
