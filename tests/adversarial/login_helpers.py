@@ -50,10 +50,9 @@ class SourceIMAP(imaplib.IMAP4_SSL):
 def raw_tls(
     host: str, port: int, *, source: str, context: ssl.SSLContext, timeout: float = 20
 ) -> ssl.SSLSocket:
-    """A TLS socket from `source` that has read the greeting line."""
+    """A TLS socket from `source`, its handshake done; the greeting is still to be read."""
     sock = socket.create_connection((host, port), timeout, source_address=(source, 0))
-    tls = context.wrap_socket(sock, server_hostname=host)
-    return tls
+    return context.wrap_socket(sock, server_hostname=host)
 
 
 def read_line(sock: ssl.SSLSocket | socket.socket) -> bytes:
