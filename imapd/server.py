@@ -101,6 +101,9 @@ class ImapServer:
         )
         self.penalties = Penalties(self.options.failure_delay, self.options.max_failure_delay)
         self.failure_log = FailureLog(interval=self.options.failure_summary_interval)
+        self.refusal_log = FailureLog(
+            what="refused connections", interval=self.options.failure_summary_interval
+        )
         self.admission = Admission(
             max_connections=self.options.max_connections,
             unauthenticated_per_address=self.options.max_unauthenticated_per_address,
@@ -231,7 +234,8 @@ class ImapServer:
 
     async def _refuse(self, sock: socket.socket, conn_id: str, peer: Any, reason: str) -> None:
         """`* BYE reason` after a TLS handshake (plaintext to a non-TLS client), in the lane."""
-        log.info("%s refused %s: %s", conn_id, peer[0], reason)
+        if self.refusal_log.should_log(self.penalties.address(str(peer[0]))):
+            log.info("%s refused %s: %s", conn_id, peer[0], reason)
         if self._refusing >= REFUSAL_LANE:
             sock.close()
             return

@@ -79,11 +79,19 @@ class Penalties:
 
 
 class FailureLog:
-    """One log line per failed login, until an address has `first` failures in an interval;
-    after that, one summary line per address per interval with the count, so a flood costs a
-    few lines a minute instead of a line per guess."""
+    """One log line per failed login (or refused connection: `what`), until an address has
+    `first` of them in an interval; after that, one summary line per address per interval with
+    the count, so a flood costs a few lines a minute instead of a line per attempt."""
 
-    def __init__(self, *, first: int = 3, interval: float = 60.0, max_tracked: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        what: str = "login failures",
+        first: int = 3,
+        interval: float = 60.0,
+        max_tracked: int = 10_000,
+    ) -> None:
+        self.what = what
         self.first = first
         self.interval = interval
         self.max_tracked = max_tracked
@@ -130,7 +138,8 @@ class FailureLog:
     def _summarise(self, address: str, entry: list[float]) -> None:
         if entry[2]:
             log.warning(
-                "login failures from %s: %d in %.0f s, %d of them not logged one by one",
+                "%s from %s: %d in %.0f s, %d of them not logged one by one",
+                self.what,
                 address,
                 int(entry[1]),
                 self.interval,

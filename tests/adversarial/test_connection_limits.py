@@ -4,6 +4,7 @@ address (not logged in), per mailbox and address (logged in) and per worker, eac
 from __future__ import annotations
 
 import imaplib
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -166,4 +167,17 @@ def test_a_plaintext_client_over_a_cap_is_told_to_use_tls(serve):
     sock = socket.create_connection((running.host, running.port), 10, source_address=(VICTIM, 0))
     sock.sendall(b"a1 CAPABILITY\r\n")
     assert read_line(sock).startswith(b"* BYE This port requires TLS")
+    held.close()
+
+
+def test_refused_connections_are_summarised_in_the_log(serve, caplog):
+    caplog.set_level(logging.INFO, logger="imapd")
+    running = serve(ServerOptions(**FAST, max_unauthenticated_per_address=1, failure_summary_interval=2.0))
+    held = greeted(running, ATTACKER)
+    for _ in range(8):
+        refusal(running, ATTACKER)
+    time.sleep(4.5)  # the summary timer: at most two intervals
+    lines = [r.getMessage() for r in caplog.records if r.name == "imapd"]
+    assert len([line for line in lines if " refused 127.0.0.2: " in line]) == 3, lines
+    assert [line for line in lines if line.startswith("refused connections from ip:127.0.0.2: 8 in 2 s, 5 ")]
     held.close()
