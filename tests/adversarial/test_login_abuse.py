@@ -239,3 +239,12 @@ def test_failure_log_counts():
         return [log.should_log("ip:a") for _ in range(5)] + [log.should_log("ip:b")]
 
     assert asyncio.run(run()) == [True, True, False, False, False, True]
+
+
+def test_an_unknown_key_id_waits_like_a_wrong_secret(serve, account):
+    running = serve(ServerOptions(**{**FAST, "failure_delay": 0.3, "max_failure_delay": 0.3}))
+    for password in (forged_password(), forged_password(account.password.split("_")[2])):
+        client = running.client(VICTIM)
+        started = time.monotonic()
+        assert login_error(client, password) == f"[AUTHENTICATIONFAILED] {texts.AUTH_FAILED}"
+        assert time.monotonic() - started >= 0.3
