@@ -164,6 +164,13 @@ class Suite:
             # imapd processes sharing the port; code from before IMAP_WORKERS ignores it (one).
             "IMAP_WORKERS": str(self.args.imapd_workers),
             "IMAP_BIND_HOST": "127.0.0.1",
+            # Every bench client comes from 127.0.0.1 to a few mailboxes, 10,000 idlers at once:
+            # lift the per-address and per-worker caps as the Dovecot side lifts
+            # mail_max_userip_connections (older code ignores these).
+            "IMAP_MAX_CONNECTIONS": "30000",
+            "IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS": "30000",
+            "IMAP_MAX_USERIP_CONNECTIONS": "30000",
+            "IMAP_LOGIN_SHARE": "1000",
             "BENCH_SRC": str(self.src),
         }
 

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from imapd import parser
+from imapd import parser, texts
 from imapd.commands import refused
 from imapd.compress import CorruptStream, Deflate
 from imapd.reader import CommandReader, Complete, LineTooLong, LiteralPending, TooLarge
@@ -115,7 +115,7 @@ class Connection:
         try:
             data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
         except TimeoutError:
-            raise Bye("Idle for too long, closing the connection.") from None
+            raise Bye(self.session.timeout_text()) from None
         if not data:
             raise ClientGone()
         self.frames.feed(self._inflate(data) if self.codec is not None else data)
@@ -161,21 +161,26 @@ class Connection:
                 await self.write(b"".join(pending))
         finally:
             self._busy = False
-            log.info(
-                "%s key=%s cmd=%s outcome=%s ms=%.1f bytes=%d",
-                self.conn_id,
-                self.session.key_id or "-",
-                type(command).__name__,
-                outcome,
-                (time.perf_counter() - started) * 1000,
-                sent,
-            )
+            if self.session.quiet:  # a failed login: its own line (or summary) replaces this one
+                self.session.quiet = False
+            else:
+                log.info(
+                    "%s key=%s cmd=%s outcome=%s ms=%.1f bytes=%d",
+                    self.conn_id,
+                    self.session.key_id or "-",
+                    type(command).__name__,
+                    outcome,
+                    (time.perf_counter() - started) * 1000,
+                    sent,
+                )
         if self.session.start_compression:  # the tagged OK went out plain; all after it is compressed
             self.session.start_compression = False
             self.session.compressed = True
             self.codec = Deflate()
         if outcome == "BAD":
             self._count_bad()
+        if self.session.failed_logins >= self.session.options.max_login_failures:
+            raise Bye(texts.TOO_MANY_FAILURES)  # after the tagged NO, as Dovecot does
         if self.session.logged_out:
             self._closing = ""
 

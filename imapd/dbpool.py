@@ -7,7 +7,8 @@ the login threads and the database threads share DB_POOL_SIZE connections), clos
 thread therefore never starts a call holding a connection, and a connection broken by a database
 restart is dropped with the call that found it, so the next call heals without restarting imapd.
 Logins run on a second, smaller pool bounded in threads and in queue length: argon2 is CPU-bound,
-and a login storm must neither exhaust memory nor starve the event loop.
+and a login storm must neither exhaust memory nor starve the event loop. Its queue is fair
+(imapd.loginpool): one address or key id holds at most a small share of it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from typing import ParamSpec, TypeVar
 
 from django.db import close_old_connections
 
+from imapd.loginpool import FairQueue, QueueFull, ShareExceeded
+
+__all__ = ["Pools", "QueueFull", "ShareExceeded"]
+
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-class QueueFull(Exception):
-    """More logins are waiting than the login queue allows."""
 
 
 def _in_fresh_connection(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -40,11 +41,14 @@ def _in_fresh_connection(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) 
 
 
 class Pools:
-    def __init__(self, *, db_threads: int, login_threads: int, login_queue: int) -> None:
+    def __init__(
+        self, *, db_threads: int, login_threads: int, login_queue: int, login_share: int = 8
+    ) -> None:
         self.db = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="imapd-db")
         self.login = ThreadPoolExecutor(max_workers=login_threads, thread_name_prefix="imapd-login")
-        self.login_queue = login_queue
-        self.login_waiting = 0
+        self.login_queue = FairQueue(
+            self.login, threads=login_threads, capacity=login_queue, share=login_share
+        )
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -52,15 +56,15 @@ class Pools:
         return await loop.run_in_executor(self.db, call)
 
     async def run_login(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        if self.login_waiting >= self.login_queue:
-            raise QueueFull()
-        self.login_waiting += 1
-        try:
-            loop = asyncio.get_running_loop()
-            call = functools.partial(_in_fresh_connection, fn, *args, **kwargs)
-            return await loop.run_in_executor(self.login, call)
-        finally:
-            self.login_waiting -= 1
+        return await self.run_login_for((), fn, *args, **kwargs)
+
+    async def run_login_for(
+        self, owners: tuple[str, ...], fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run a login on the login threads, queued fairly by `owners` (source address first,
+        then the key id); raises QueueFull (or ShareExceeded) when it may not wait."""
+        call = functools.partial(_in_fresh_connection, fn, *args, **kwargs)
+        return await self.login_queue.run(owners, call)
 
     def shutdown(self) -> None:
         self.db.shutdown(wait=True, cancel_futures=True)

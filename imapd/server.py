@@ -3,7 +3,10 @@
 The listener accepts plain TCP and peeks at the first byte before any TLS: a TLS record starts
 with 0x16. Anything else, or silence for a few seconds, gets a plaintext BYE explaining that
 this port wants TLS from the first byte, instead of a hang (DESIGN §5). TLS-wrapped streams
-are handed to imapd.connection. On shutdown the server stops accepting, tells every session
+are handed to imapd.connection. Connections over a limit (imapd.admission) are refused with
+`* BYE` and a sentence, sent after the TLS handshake so that a TLS client can read it; those
+refusals have their own small bounded lane, so a flood of them cannot hold the worker. On
+shutdown the server stops accepting, tells every session
 `* BYE Server restarting, please reconnect`, lets running commands finish, then exits.
 """
 
@@ -15,13 +18,15 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from imapd.admission import Admission, Ticket
 from imapd.connection import Connection
 from imapd.dbpool import Pools
 from imapd.snapshot import SnapshotCache
-from imapd.throttle import Penalties
+from imapd.throttle import FailureLog, Penalties
 from mailkite.events.hub import EventHub
 
 log = logging.getLogger("imapd")
@@ -36,16 +41,37 @@ PLAINTEXT_BYE = (
     b"* BYE This port requires TLS from the first byte: use port 993 with SSL/TLS "
     b"(no STARTTLS, no port 143).\r\n"
 )
+# Refused connections still get a TLS handshake (for the BYE to be readable), but at most this
+# many at once per worker, each within REFUSAL_TIMEOUT; past that a refused socket is just closed.
+REFUSAL_LANE = 32
+REFUSAL_TIMEOUT = 5.0
+
+
+class _UntilClosed(asyncio.Protocol):
+    """The protocol of a refused connection: nothing to read, only its end to wait for."""
+
+    def __init__(self, closed: asyncio.Future[None]) -> None:
+        self.closed = closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 @dataclass
 class ServerOptions:
     first_byte_timeout: float = 5.0
     handshake_timeout: float = 15.0
-    login_timeout: float = 60.0
+    login_timeout: float = 60.0  # total, from connect to a successful login
     idle_timeout: float = 31 * 60.0  # RFC 9051 §5.4: at least 30 minutes after login
     shutdown_grace: float = 10.0
     failure_delay: float = 2.0
+    max_failure_delay: float = 15.0
+    max_login_failures: int = 3  # per connection, then BYE (Dovecot, Stalwart: 3)
+    failure_summary_interval: float = 60.0  # past 3 failed logins an address gets one line per this
+    max_connections: int = 10_000  # per worker process
+    max_unauthenticated_per_address: int = 20  # per IPv4 address or IPv6 /64
+    max_connections_per_mailbox_address: int = 10  # Dovecot's mail_max_userip_connections
     keepalive_interval: float = 120.0  # "* OK Still here" during IDLE: mobile NAT drops silent links
     event_poll_interval: float = 1.0  # without Redis: how often the change counters are read
     event_reconcile_interval: float = 30.0  # with Redis: the poll that catches a lost message
@@ -73,7 +99,17 @@ class ImapServer:
             poll_interval=self.options.event_poll_interval,
             reconcile_interval=self.options.event_reconcile_interval,
         )
-        self.penalties = Penalties(self.options.failure_delay)
+        self.penalties = Penalties(self.options.failure_delay, self.options.max_failure_delay)
+        self.failure_log = FailureLog(interval=self.options.failure_summary_interval)
+        self.refusal_log = FailureLog(
+            what="refused connections", interval=self.options.failure_summary_interval
+        )
+        self.admission = Admission(
+            max_connections=self.options.max_connections,
+            unauthenticated_per_address=self.options.max_unauthenticated_per_address,
+            per_mailbox_address=self.options.max_connections_per_mailbox_address,
+        )
+        self._refusing = 0
         self.snapshots = SnapshotCache(pools.run)  # shared by this process's sessions (DESIGN §5)
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -148,8 +184,21 @@ class ImapServer:
             return b""
 
     async def _serve(self, sock: socket.socket, peer: Any) -> None:
+        accepted = time.monotonic()
         self._next_id += 1
         conn_id = f"{self.conn_prefix}c{self._next_id}"
+        ticket = self.admission.admit(str(peer[0]))
+        if isinstance(ticket, str):
+            await self._refuse(sock, conn_id, peer, ticket)
+            return
+        try:
+            await self._serve_admitted(sock, conn_id, peer, ticket, accepted)
+        finally:
+            self.admission.release(ticket)
+
+    async def _serve_admitted(
+        self, sock: socket.socket, conn_id: str, peer: Any, ticket: Ticket, accepted: float
+    ) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         first = await self._first_byte(sock)
@@ -175,11 +224,45 @@ class ImapServer:
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         connection = Connection(conn_id=conn_id, reader=reader, writer=writer, peer=str(peer[0]), server=self)
+        connection.session.ticket = ticket
+        connection.session.login_deadline = accepted + self.options.login_timeout  # handshake included
         self.connections.add(connection)
         try:
             await connection.run()
         finally:
             self.connections.discard(connection)
+
+    async def _refuse(self, sock: socket.socket, conn_id: str, peer: Any, reason: str) -> None:
+        """`* BYE reason` after a TLS handshake (plaintext to a non-TLS client), in the lane."""
+        if self.refusal_log.should_log(self.penalties.address(str(peer[0]))):
+            log.info("%s refused %s: %s", conn_id, peer[0], reason)
+        if self._refusing >= REFUSAL_LANE:
+            sock.close()
+            return
+        self._refusing += 1
+        try:
+            await asyncio.wait_for(self._say_bye(sock, reason), REFUSAL_TIMEOUT)
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
+            pass
+        finally:
+            self._refusing -= 1
+            sock.close()
+
+    async def _say_bye(self, sock: socket.socket, reason: str) -> None:
+        first = await self._first_byte(sock)
+        if not first:
+            return
+        if first[0] != TLS_HANDSHAKE_RECORD:
+            await self._refuse_plaintext(sock)
+            return
+        loop = asyncio.get_running_loop()
+        closed: asyncio.Future[None] = loop.create_future()
+        transport, _ = await loop.connect_accepted_socket(
+            lambda: _UntilClosed(closed), sock, ssl=self.context, ssl_handshake_timeout=REFUSAL_TIMEOUT
+        )
+        transport.write(f"* BYE {reason}\r\n".encode())
+        transport.close()  # sends the BYE, then closes TLS and the socket: wait for that
+        await closed
 
     async def _refuse_plaintext(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()

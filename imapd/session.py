@@ -24,6 +24,7 @@ from imapd.responses import Bad, Bye, CommandError, Done, No, Untagged, tagged
 from mailkite.events import publish as events
 
 if TYPE_CHECKING:
+    from imapd.admission import Ticket
     from imapd.server import ImapServer
     from imapd.snapshot import FolderView
     from imapd.store import MessageState
@@ -68,6 +69,12 @@ class Session:
         self.condstore = False  # a CONDSTORE enabling command was seen (RFC 7162 §3.1)
         self.start_compression = False  # set by COMPRESS; the connection acts after the tagged OK
         self.compressed = False
+        # Before login the connection has a total deadline from connect (whatever the client
+        # sends); the server sets it from the accept time and hands over the admission ticket.
+        self.login_deadline = time.monotonic() + self.options.login_timeout
+        self.ticket: Ticket | None = None
+        self.failed_logins = 0  # LOGIN/AUTHENTICATE failures on this connection
+        self.quiet = False  # this command logged (or summarised) its own line: no access line
 
     # -- facts the connection asks about -------------------------------------------------------
 
@@ -80,7 +87,15 @@ class Session:
         return self.verified.key_id if self.verified else None
 
     def timeout(self) -> float:
-        return self.options.idle_timeout if self.authenticated else self.options.login_timeout
+        """How long the next read may wait: the idle timeout, or what is left before the deadline."""
+        if self.authenticated:
+            return self.options.idle_timeout
+        return max(0.0, self.login_deadline - time.monotonic())
+
+    def timeout_text(self) -> str:
+        if self.authenticated:
+            return "Idle for too long, closing the connection."
+        return texts.login_deadline(self.options.login_timeout)
 
     def greeting(self) -> bytes:
         return f"* OK [CAPABILITY {capabilities.line(False)}] MailKite IMAP ready\r\n".encode()

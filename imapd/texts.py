@@ -11,6 +11,18 @@ NO_MAILBOX = (
 )
 UNAVAILABLE = "The mail store is temporarily unavailable; please try again in a minute."
 LOGIN_BUSY = "Too many logins are waiting; please try again in a minute."
+TOO_MANY_FAILURES = (
+    "Too many failed logins on this connection. Check the app-password under Settings > IMAP, then reconnect."
+)
+LOGIN_DEADLINE = "You did not log in within {seconds} seconds of connecting; closing the connection."
+SERVER_FULL = "This server is at its connection limit; please try again in a few minutes."
+TOO_MANY_UNAUTHENTICATED = (
+    "Too many connections from your address have not logged in yet; please try again in a minute."
+)
+TOO_MANY_FOR_MAILBOX = (
+    "Too many connections to this mailbox from your address (at most {limit}); "
+    "close some of your mail apps' connections and try again."
+)
 
 
 def ascii_only(text: str) -> str:
@@ -20,3 +32,11 @@ def ascii_only(text: str) -> str:
 def no_mailbox(reason: str) -> str:
     text = NO_MAILBOX.format(reason=reason[:1].upper() + reason[1:])
     return text.encode("ascii", "replace").decode("ascii")
+
+
+def login_deadline(seconds: float) -> str:
+    return LOGIN_DEADLINE.format(seconds=f"{seconds:g}")
+
+
+def too_many_for_mailbox(limit: int) -> str:
+    return TOO_MANY_FOR_MAILBOX.format(limit=limit)

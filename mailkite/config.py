@@ -128,6 +128,15 @@ class Config:
     hsts_preload: bool = False
     # Unreferenced blobs younger than this are left to the ingest writing them (mail.blobgc).
     blob_gc_grace_hours: int = 24
+    # Login throttling and connection limits (issue 10; docs/imap.md "Limits and abuse").
+    login_share: int = 8  # logins one address or key id may have waiting or running
+    login_failure_delay: int = 2  # seconds, doubling per failure ...
+    login_failure_delay_max: int = 15  # ... up to this
+    login_failures_per_connection: int = 3
+    login_timeout: int = 60  # seconds from connect to a successful login
+    imap_max_connections: int = 10_000  # per worker process
+    imap_max_unauthenticated_per_address: int = 20
+    imap_max_userip_connections: int = 10
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -200,6 +209,14 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         hsts_seconds=_int(env, "HSTS_SECONDS", 31_536_000),
         hsts_preload=_bool(env, "HSTS_PRELOAD", False),
         blob_gc_grace_hours=_int(env, "BLOB_GC_GRACE_HOURS", 24, minimum=1),
+        login_share=_int(env, "IMAP_LOGIN_SHARE", 8, minimum=1),
+        login_failure_delay=_int(env, "IMAP_LOGIN_FAILURE_DELAY_SECONDS", 2),
+        login_failure_delay_max=_int(env, "IMAP_LOGIN_FAILURE_DELAY_MAX_SECONDS", 15),
+        login_failures_per_connection=_int(env, "IMAP_LOGIN_FAILURES_PER_CONNECTION", 3, minimum=1),
+        login_timeout=_int(env, "IMAP_LOGIN_TIMEOUT_SECONDS", 60, minimum=1),
+        imap_max_connections=_int(env, "IMAP_MAX_CONNECTIONS", 10_000, minimum=1),
+        imap_max_unauthenticated_per_address=_int(env, "IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS", 20, minimum=1),
+        imap_max_userip_connections=_int(env, "IMAP_MAX_USERIP_CONNECTIONS", 10, minimum=1),
     )
 
 

@@ -63,3 +63,29 @@ def test_trusted_proxies_are_addresses_or_networks():
     assert config.load({}).trusted_proxies == ()
     with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXIES must list IP addresses or networks"):
         config.load({"TRUSTED_PROXIES": "proxy.internal"})
+
+
+def test_imap_limits_reach_the_server_options():
+    from imapd.management.commands.imapd import server_options
+    from imapd.server import ServerOptions
+
+    assert server_options(config.load({})) == ServerOptions()  # the documented defaults, once
+    options = server_options(
+        config.load(
+            {
+                "IMAP_LOGIN_TIMEOUT_SECONDS": "30",
+                "IMAP_LOGIN_FAILURES_PER_CONNECTION": "5",
+                "IMAP_LOGIN_FAILURE_DELAY_SECONDS": "1",
+                "IMAP_LOGIN_FAILURE_DELAY_MAX_SECONDS": "8",
+                "IMAP_MAX_CONNECTIONS": "500",
+                "IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS": "7",
+                "IMAP_MAX_USERIP_CONNECTIONS": "4",
+            }
+        )
+    )
+    assert (options.login_timeout, options.max_login_failures) == (30.0, 5)
+    assert (options.failure_delay, options.max_failure_delay) == (1.0, 8.0)
+    assert options.max_connections == 500
+    assert options.max_unauthenticated_per_address == 7
+    assert options.max_connections_per_mailbox_address == 4
+    assert config.load({"IMAP_LOGIN_SHARE": "3"}).login_share == 3

@@ -2,13 +2,17 @@
 
 State: not authenticated. The username is ignored: the app-password alone decides the mailbox.
 Failures wait (imapd.throttle) and answer with the product's sentences (imapd.texts); an outage
-answers NO [UNAVAILABLE], because clients treat a code-less NO as a wrong password.
+answers NO [UNAVAILABLE], because clients treat a code-less NO as a wrong password. A login the
+fair queue refuses (imapd.loginpool) is a failure too: it waits and counts like a wrong password,
+or an attacker could loop on the refusal for free. Each failure logs one line, until its address
+is summarised (imapd.throttle.FailureLog).
 """
 
 from __future__ import annotations
 
 import asyncio
 import binascii
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -16,14 +20,16 @@ from django.db import Error as DatabaseError
 
 from imapd import capabilities, store, texts
 from imapd.command import Authenticate, Login
-from imapd.dbpool import QueueFull
+from imapd.dbpool import QueueFull, ShareExceeded
 from imapd.dispatch import NOT_AUTHENTICATED, Reply, handles
-from imapd.responses import Bad, Done, No
+from imapd.responses import Bad, Bye, Done, No
 from passwords import tokens
 from passwords.service import AuthenticationFailed, MailboxUnavailable
 
 if TYPE_CHECKING:
     from imapd.session import Session
+
+log = logging.getLogger("imapd")
 
 
 @handles(Login, states=NOT_AUTHENTICATED)
@@ -55,25 +61,42 @@ async def _authenticate(session: Session, password: bytes) -> Done:
     key = tokens.parse(text)
     keys = [session.server.penalties.address(session.peer)] + ([f"key:{key.key_id}"] if key else [])
     try:
-        verified = await session.pools.run_login(store.login, text)
+        verified = await session.pools.run_login_for(tuple(keys), store.login, text)
     except AuthenticationFailed as failure:
-        await _penalise(session, keys)
+        await _penalise(
+            session, keys, "an API key" if failure.api_key else "wrong, unknown or revoked password"
+        )
         raise No(
             texts.API_KEY_GIVEN if failure.api_key else texts.AUTH_FAILED, "AUTHENTICATIONFAILED"
         ) from None
     except MailboxUnavailable as refusal:
         raise No(texts.no_mailbox(refusal.reason), "CONTACTADMIN") from None
-    except QueueFull:
+    except QueueFull as full:
+        await _penalise(
+            session, keys, f"login queue full ({'share' if isinstance(full, ShareExceeded) else 'all'})"
+        )
         raise No(texts.LOGIN_BUSY, "UNAVAILABLE") from None
     except DatabaseError:
         raise No(texts.UNAVAILABLE, "UNAVAILABLE") from None
+    # Dovecot's mail_max_userip_connections: checked now that the mailbox is known; a BYE, since
+    # clients take a NO to LOGIN for a wrong password and would ask the user for a new one.
+    if session.ticket is not None:
+        too_many = session.server.admission.log_in(session.ticket, verified.mailbox_id)
+        if too_many is not None:
+            raise Bye(too_many)
     session.logged_in(verified)
     await session.record_use()
     return Done("Logged in", code=f"CAPABILITY {capabilities.line(True)}")
 
 
-async def _penalise(session: Session, keys: list[str]) -> None:
-    penalties = session.server.penalties
-    delay = penalties.delay(*keys)
-    penalties.fail(*keys)
+async def _penalise(session: Session, keys: list[str], reason: str) -> None:
+    """Wait the penalty, then count the failure: per address, per key id, per connection."""
+    server = session.server
+    delay = server.penalties.delay(*keys)
+    server.penalties.fail(*keys)
+    session.failed_logins += 1
+    session.quiet = True  # this line replaces the command's access line
+    if server.failure_log.should_log(keys[0]):
+        key_id = keys[1].removeprefix("key:") if len(keys) > 1 else "-"
+        log.info("%s login failed from %s key=%s: %s", session.conn_id, session.peer, key_id, reason)
     await asyncio.sleep(delay)

@@ -84,11 +84,15 @@ class Command(BaseCommand):
         config = settings.MAILKITE
         worker = options["worker_of_parent"]
         pools = Pools(
-            db_threads=config.db_pool_size, login_threads=config.login_workers, login_queue=config.login_queue
+            db_threads=config.db_pool_size,
+            login_threads=config.login_workers,
+            login_queue=config.login_queue,
+            login_share=config.login_share,
         )
         server = ImapServer(
             context=context,
             pools=pools,
+            options=server_options(config),
             redis_url=config.redis_url,
             conn_prefix="" if worker is None else f"w{worker}.",
         )
@@ -126,6 +130,19 @@ class Command(BaseCommand):
             log.info("TLS certificate reloaded")
         except (FileNotFoundError, ValueError) as error:
             log.error("TLS reload failed, keeping the old certificate: %s", error)
+
+
+def server_options(config: Any) -> ServerOptions:
+    """The limits of issue 10 from the settings (mailkite.config); the rest keep their defaults."""
+    return ServerOptions(
+        login_timeout=float(config.login_timeout),
+        failure_delay=float(config.login_failure_delay),
+        max_failure_delay=float(config.login_failure_delay_max),
+        max_login_failures=config.login_failures_per_connection,
+        max_connections=config.imap_max_connections,
+        max_unauthenticated_per_address=config.imap_max_unauthenticated_per_address,
+        max_connections_per_mailbox_address=config.imap_max_userip_connections,
+    )
 
 
 async def _until_stdin_closes(stop: asyncio.Event) -> None:
