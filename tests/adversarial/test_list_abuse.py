@@ -50,4 +50,3 @@ def test_a_worst_case_list_does_not_delay_another_users_noop(connect, account):
         attacker.response()
     delays.sort()
     assert delays[len(delays) // 2] < 0.1, delays
-
