@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from imapd import parser
 from imapd.commands import refused
-from imapd.compress import CorruptStream, Deflate
+from imapd.compress import Bomb, CorruptStream, Deflate
 from imapd.reader import CommandReader, Complete, LineTooLong, LiteralPending, TooLarge
 from imapd.responses import Bye, tagged
 from imapd.session import Session
@@ -77,6 +77,8 @@ class Connection:
                 if event is None:
                     await self._read_more()
                 elif isinstance(event, Complete):
+                    if self.codec is not None:
+                        self.codec.command_read()
                     await self._execute(event.data)
                 elif isinstance(event, LiteralPending):
                     await self._literal(event)
@@ -110,6 +112,7 @@ class Connection:
         self._flush()  # the client must hold every response before we wait for its next line
         if self.codec is not None and self.codec.backlog:
             self.frames.feed(self._inflate(b""))
+            await asyncio.sleep(0)  # inflating what is left never waits: let other sessions run
             return
         timeout = self.session.timeout()
         try:
@@ -126,6 +129,8 @@ class Connection:
             return self.codec.inflate(data, READ_SIZE)
         except CorruptStream:
             raise Bye("The compressed stream could not be read.") from None
+        except Bomb as bomb:
+            raise Bye(f"{bomb.text} Closing the connection.") from None
 
     async def _execute(self, data: bytes) -> None:
         started = time.perf_counter()
@@ -238,6 +243,8 @@ class Connection:
             except LineTooLong:
                 raise Bye("That line is too long.") from None
             if line is not None:
+                if self.codec is not None:
+                    self.codec.command_read()
                 return line
             await self._read_more()
 
