@@ -45,6 +45,7 @@ class ServerOptions:
     login_timeout: float = 60.0
     idle_timeout: float = 31 * 60.0  # RFC 9051 §5.4: at least 30 minutes after login
     shutdown_grace: float = 10.0
+    write_timeout: float = 300.0  # a client that reads nothing for this long is dropped (Dovecot, mox)
     failure_delay: float = 2.0
     keepalive_interval: float = 120.0  # "* OK Still here" during IDLE: mobile NAT drops silent links
     event_poll_interval: float = 1.0  # without Redis: how often the change counters are read

@@ -99,6 +99,8 @@ class Config:
     # imapd processes sharing the port (SO_REUSEPORT). 1 keeps one process (tests, the demo);
     # production should use the number of cores: one event loop and the GIL cap a process.
     imap_workers: int = 1
+    # Seconds a client may read nothing of a response before imapd drops it (Dovecot, mox: 5 min).
+    imap_write_timeout: int = 300
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -163,6 +165,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         ),
         trust_x_forwarded_proto=_bool(env, "TRUST_X_FORWARDED_PROTO", False),
         imap_workers=_int(env, "IMAP_WORKERS", 1, minimum=1),
+        imap_write_timeout=_int(env, "IMAP_WRITE_TIMEOUT_SECONDS", 300, minimum=1),
     )
 
 

@@ -1,7 +1,9 @@
 """FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ).
 
 State: selected. Works in batches, each one pool call (store.fetch_batch): one bulk query for
-the batch's precomputed columns, then its blobs; never one query per message. A non-PEEK body
+the batch's precomputed columns, then its first blobs; never one query per message. Message bytes
+are held a window at a time (BLOB_WINDOW plus one message), the next window read only once the
+connection has written the last one to a client that keeps reading (issue 10, backpressure). A non-PEEK body
 fetch sets \\Seen (not under EXAMINE) in that same call before the batch is rendered, and the new
 FLAGS go out inside the same FETCH response as the body, after it, so imaplib's `raw[0][1]` stays
 the body.
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from imapd.snapshot import FolderView
 
 BATCH = 1000  # messages per pool call: a header sync of 85,082 messages went 1.31 -> 1.11 s from 200
+# Message bytes read from the blob store at a time. Each window is rendered and handed to the
+# connection, whose writes wait while the client is not reading, before the next is read; so a
+# slow reader makes the server hold this plus about one message, not a 1,000-message batch.
+BLOB_WINDOW = 256 * 1024
 Batch = tuple[list[store.MessageState], dict[int, dict[str, Any]], dict[str, bytes]]
 COLUMNS = {
     "INTERNALDATE": ("internal_epoch", "internal_date_offset"),
@@ -102,7 +108,7 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
     sets_seen = sets_seen and not view.read_only
     names = frozenset(item for item in command.items if isinstance(item, str))
 
-    async def read(batch: list[int]) -> tuple[list[int], Batch]:
+    async def read(batch: list[int], *, first: bool) -> tuple[list[int], Batch]:
         unseen = [seq for seq in batch if not view.flags[seq - 1] & system_flags.SEEN] if sets_seen else []
         if not (columns or unseen):
             return unseen, ([], {}, {})
@@ -112,10 +118,19 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
             view.info.id,
             uids,
             sorted(columns),
-            blobs=needs_blobs,
+            # A batch read ahead carries no bytes: they would wait in memory for a slow client.
+            blob_budget=BLOB_WINDOW if needs_blobs and first else 0,
             mark_seen=[view.uids[seq - 1] for seq in unseen],
         )
         return unseen, found
+
+    async def window(rows: dict[int, dict[str, Any]], batch: list[int]) -> dict[str, bytes]:
+        """The bytes of the next messages of `batch`, from the first one `rows` has."""
+        ordered = [rows[uid] for uid in (view.uids[seq - 1] for seq in batch) if uid in rows]
+        blobs: dict[str, bytes] = await session.pools.run(
+            store.read_blobs, store.blob_window(ordered, BLOB_WINDOW)
+        )
+        return blobs
 
     batches = [seqs[start : start + BATCH] for start in range(0, len(seqs), BATCH)]
     # While one batch is rendered and written, the next is read (the database work runs in the
@@ -125,19 +140,22 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
     reading: asyncio.Future[tuple[list[int], Batch]] | None = None
     try:
         for index, batch in enumerate(batches):
-            unseen, (states, rows, blobs) = await (reading or read(batch))
+            unseen, (states, rows, blobs) = await (reading or read(batch, first=index == 0))
             reading = None
             if ahead and index + 1 < len(batches):
-                reading = asyncio.ensure_future(read(batches[index + 1]))
+                reading = asyncio.ensure_future(read(batches[index + 1], first=False))
             if unseen:
                 _seen(session, view, states)
             seen_now = set(unseen)
-            for seq in batch:
+            for position, seq in enumerate(batch):
                 uid = view.uids[seq - 1]
                 row = rows.get(uid, {})
                 if columns and not row:  # expunged elsewhere (retention) and not yet reported
                     gone.append(uid)
                     continue
+                if needs_blobs and row["blob_id"] not in blobs:
+                    # Replaces the last window, which has all been rendered and handed on.
+                    blobs = await window(rows, batch[position:])
                 raw = blobs.get(row.get("blob_id", ""), b"")
                 items = _items(view, command, names, seq, row, raw, seq in seen_now, session.condstore)
                 yield Untagged(b"%d FETCH (" % seq + items + b")")

@@ -91,6 +91,7 @@ class Command(BaseCommand):
             pools=pools,
             redis_url=config.redis_url,
             conn_prefix="" if worker is None else f"w{worker}.",
+            options=ServerOptions(write_timeout=float(config.imap_write_timeout)),
         )
         try:
             bound = await server.start(options["host"], options["port"], reuse_port=worker is not None)
