@@ -2,8 +2,8 @@
 
 State: selected. Works in batches, each one pool call (store.fetch_batch): one bulk query for
 the batch's precomputed columns, then its first blobs; never one query per message. Message bytes
-are held a window at a time (BLOB_WINDOW plus one message), the next window read only once the
-connection has written the last one to a client that keeps reading (issue 10, backpressure). A non-PEEK body
+are held a window at a time (BlobWindows: two windows of BLOB_WINDOW plus one message), never
+read further ahead than the client has taken (issue 10, backpressure). A non-PEEK body
 fetch sets \\Seen (not under EXAMINE) in that same call before the batch is rendered, and the new
 FLAGS go out inside the same FETCH response as the body, after it, so imaplib's `raw[0][1]` stays
 the body.
@@ -27,9 +27,8 @@ if TYPE_CHECKING:
     from imapd.snapshot import FolderView
 
 BATCH = 1000  # messages per pool call: a header sync of 85,082 messages went 1.31 -> 1.11 s from 200
-# Message bytes read from the blob store at a time. Each window is rendered and handed to the
-# connection, whose writes wait while the client is not reading, before the next is read; so a
-# slow reader makes the server hold this plus about one message, not a 1,000-message batch.
+# Message bytes read from the blob store at a time (see BlobWindows): a slow reader makes the
+# server hold two of these plus about one message, not a 1,000-message batch.
 BLOB_WINDOW = 256 * 1024
 Batch = tuple[list[store.MessageState], dict[int, dict[str, Any]], dict[str, bytes]]
 COLUMNS = {
@@ -124,20 +123,13 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
         )
         return unseen, found
 
-    async def window(rows: dict[int, dict[str, Any]], batch: list[int]) -> dict[str, bytes]:
-        """The bytes of the next messages of `batch`, from the first one `rows` has."""
-        ordered = [rows[uid] for uid in (view.uids[seq - 1] for seq in batch) if uid in rows]
-        blobs: dict[str, bytes] = await session.pools.run(
-            store.read_blobs, store.blob_window(ordered, BLOB_WINDOW)
-        )
-        return blobs
-
     batches = [seqs[start : start + BATCH] for start in range(0, len(seqs), BATCH)]
     # While one batch is rendered and written, the next is read (the database work runs in the
     # pool's thread). Not when the FETCH sets \Seen: a batch must not be marked read before the
     # one ahead of it reached the client, or a dropped connection would leave unread mail \Seen.
     ahead = not sets_seen
     reading: asyncio.Future[tuple[list[int], Batch]] | None = None
+    windows: BlobWindows | None = None
     try:
         for index, batch in enumerate(batches):
             unseen, (states, rows, blobs) = await (reading or read(batch, first=index == 0))
@@ -147,25 +139,69 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
             if unseen:
                 _seen(session, view, states)
             seen_now = set(unseen)
-            for position, seq in enumerate(batch):
+            if needs_blobs:
+                ordered = [rows[uid] for uid in (view.uids[seq - 1] for seq in batch) if uid in rows]
+                windows = BlobWindows(session, ordered, blobs if index == 0 else None)
+                blobs = {}  # now the windows' to drop once rendered
+            for seq in batch:
                 uid = view.uids[seq - 1]
                 row = rows.get(uid, {})
                 if columns and not row:  # expunged elsewhere (retention) and not yet reported
                     gone.append(uid)
                     continue
-                if needs_blobs and row["blob_id"] not in blobs:
-                    # Replaces the last window, which has all been rendered and handed on.
-                    blobs = await window(rows, batch[position:])
-                raw = blobs.get(row.get("blob_id", ""), b"")
+                raw = await windows.get(row["blob_id"]) if windows is not None else b""
                 items = _items(view, command, names, seq, row, raw, seq in seen_now, session.condstore)
                 yield Untagged(b"%d FETCH (" % seq + items + b")")
     finally:
         if reading is not None:  # the client went away mid-FETCH: nobody wants the next batch
-            reading.cancel()
-            if reading.done() and not reading.cancelled():
-                reading.exception()  # retrieved, so a failed read is not logged as a lost error
+            _drop(reading)
+        if windows is not None:
+            windows.cancel()
     if gone:  # RFC 9051 §7.1: the rest was sent; NOOP will report the expunge
         raise No("Some of those messages were deleted meanwhile; NOOP shows which.", "EXPUNGEISSUED")
+
+
+def _drop(future: asyncio.Future[Any]) -> None:
+    future.cancel()
+    if future.done() and not future.cancelled():
+        future.exception()  # retrieved, so a failed read is not logged as a lost error
+
+
+class BlobWindows:
+    """The stored bytes of one batch's messages, BLOB_WINDOW at a time, in the batch's order.
+
+    While one window is rendered the next is read, so a fast reader does not wait on the disk;
+    the one after that is read only once this one has been rendered, i.e. once the connection
+    has written it to a client that takes it. So a slow reader makes the server hold two windows
+    and the message being written, whatever the size of the FETCH (issue 10)."""
+
+    def __init__(self, session: Session, rows: list[dict[str, Any]], first: dict[str, bytes] | None) -> None:
+        self._session = session
+        self._rows = rows
+        self._cursor = 0  # the first row no window has covered yet
+        self._current: dict[str, bytes] = {}
+        self._upcoming: asyncio.Future[dict[str, bytes]] | None = None
+        if first is not None:  # the batch's own pool call brought the first window
+            self._current = first
+            self._cursor = len(store.blob_window(rows, BLOB_WINDOW))
+        self._read_next()
+
+    def _read_next(self) -> None:
+        self._upcoming = None
+        if self._cursor < len(self._rows):
+            shas = store.blob_window(self._rows[self._cursor :], BLOB_WINDOW)
+            self._cursor += len(shas)
+            self._upcoming = asyncio.ensure_future(self._session.pools.run(store.read_blobs, shas))
+
+    async def get(self, sha: str) -> bytes:
+        while sha not in self._current and self._upcoming is not None:
+            self._current = await self._upcoming  # the window before is rendered and handed on
+            self._read_next()
+        return self._current.get(sha, b"")
+
+    def cancel(self) -> None:
+        if self._upcoming is not None:
+            _drop(self._upcoming)
 
 
 async def _vanished(session: Session, view: FolderView, command: Fetch) -> list[Untagged]:
