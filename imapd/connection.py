@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from imapd import parser, texts
 from imapd.commands import refused
-from imapd.compress import CorruptStream, Deflate
+from imapd.compress import Bomb, CorruptStream, Deflate
 from imapd.reader import CommandReader, Complete, LineTooLong, LiteralPending, TooLarge
 from imapd.responses import Bye, tagged
 from imapd.session import Session
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("imapd")
 READ_SIZE = 65536
 WRITE_BATCH = 65536
+WRITE_WINDOW = 65536
 MAX_BAD_BEFORE_LOGIN = 3  # Dovecot disconnects after 3 bad commands before login
 MAX_BAD_AFTER_LOGIN = 20  # ... and after 20 once logged in (IMAP-NOTES 4)
 
@@ -64,6 +65,11 @@ class Connection:
         self._busy = False
         self._task: asyncio.Task[None] | None = None
         self.codec: Deflate | None = None  # set once COMPRESS DEFLATE is active
+        # Dovecot's and mox's write timeout is 5 minutes (ServerOptions.write_timeout).
+        self.write_timeout = server.options.write_timeout
+        # Writes wait (drain) while more than WRITE_WINDOW is buffered, so a connection holds at
+        # most that plus the write that crossed it. asyncio's default; set here so it stays so.
+        writer.transport.set_write_buffer_limits(high=WRITE_WINDOW)
         self._flush_scheduled = False
 
     # -- the loop ---------------------------------------------------------------------------
@@ -77,6 +83,8 @@ class Connection:
                 if event is None:
                     await self._read_more()
                 elif isinstance(event, Complete):
+                    if self.codec is not None:
+                        self.codec.command_read()
                     await self._execute(event.data)
                 elif isinstance(event, LiteralPending):
                     await self._literal(event)
@@ -110,6 +118,7 @@ class Connection:
         self._flush()  # the client must hold every response before we wait for its next line
         if self.codec is not None and self.codec.backlog:
             self.frames.feed(self._inflate(b""))
+            await asyncio.sleep(0)  # inflating what is left never waits: let other sessions run
             return
         timeout = self.session.timeout()
         try:
@@ -126,6 +135,8 @@ class Connection:
             return self.codec.inflate(data, READ_SIZE)
         except CorruptStream:
             raise Bye("The compressed stream could not be read.") from None
+        except Bomb as bomb:
+            raise Bye(f"{bomb.text} Closing the connection.") from None
 
     async def _execute(self, data: bytes) -> None:
         started = time.perf_counter()
@@ -156,6 +167,10 @@ class Connection:
                 if pending_size >= WRITE_BATCH or not chunk.startswith(b"* ") or self.session.idling:
                     await self.write(b"".join(pending))
                     pending.clear()
+                    if pending_size >= WRITE_BATCH:
+                        # A fast reader never makes drain() wait, so a long response would keep
+                        # the loop from every other session until it ends: yield once per batch.
+                        await asyncio.sleep(0)
                     pending_size = 0
             if pending:
                 await self.write(b"".join(pending))
@@ -221,9 +236,30 @@ class Connection:
                 return
         self.writer.write(data)
         try:
-            await asyncio.wait_for(self.writer.drain(), 300)  # Dovecot's and mox's 5-minute write timeout
-        except (ConnectionError, TimeoutError):
+            await self._drain()
+        except ConnectionError:
             raise ClientGone() from None
+
+    async def _drain(self) -> None:
+        """Wait until the transport's buffer is below its low-water mark: the client must read what
+        was written before the handler may render more (backpressure, issue 10). A client that
+        reads nothing for `write_timeout` seconds is dropped; a slow one that keeps reading is not."""
+        transport = self.writer.transport
+        left = transport.get_write_buffer_size()
+        while True:
+            try:
+                await asyncio.wait_for(self.writer.drain(), self.write_timeout)
+                return
+            except TimeoutError:
+                now = transport.get_write_buffer_size()
+                if now >= left:
+                    log.info(
+                        "%s dropped: the client read nothing for %.0f s", self.conn_id, self.write_timeout
+                    )
+                    # No goodbye: a TLS close would first try to flush the buffer for up to 30 s.
+                    transport.abort()
+                    raise ClientGone() from None
+                left = now
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -243,6 +279,8 @@ class Connection:
             except LineTooLong:
                 raise Bye("That line is too long.") from None
             if line is not None:
+                if self.codec is not None:
+                    self.codec.command_read()
                 return line
             await self._read_more()
 

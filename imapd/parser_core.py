@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import NoReturn, TypeVar
@@ -37,6 +38,10 @@ ASTRING_CHARS = ATOM_CHARS | {ord("]")} | frozenset(range(0x80, 0x100))
 # list-char adds the LIST wildcards "%" and "*".
 LIST_CHARS = ASTRING_CHARS | frozenset(b"%*")
 _DIGITS = frozenset(b"0123456789")
+# The plain characters of a quoted string, taken in one step: a 64 KiB pattern or search string
+# byte by byte cost tens of milliseconds of the event loop. One character class: linear.
+_QUOTED_RUN = re.compile(rb'[^"\\\r\n\x00]*')
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _MUTF7_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,")
 _MONTHS = {
@@ -157,6 +162,11 @@ class Cursor:
         out = bytearray()
         data = self.data
         while self.pos < len(data):
+            run = _QUOTED_RUN.match(data, self.pos)
+            if run is not None and run.end() > self.pos:
+                out += run.group()
+                self.pos = run.end()
+                continue
             byte = data[self.pos]
             self.pos += 1
             if byte == 0x22:
@@ -351,7 +361,7 @@ def decode_mailbox(raw: bytes) -> str | None:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+    if _CONTROL.search(text):
         return None
     return "INBOX" if text.upper() == "INBOX" else text
 

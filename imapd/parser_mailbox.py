@@ -184,7 +184,7 @@ def parse_list(cur: Cursor) -> List:
     if cur.peek() == 0x28:
         patterns = tuple(cur.paren_list(cur.list_mailbox, empty=False))
         if len(patterns) > limits.MAX_LIST_PATTERNS:
-            cur.fail()
+            cur.fail(f"A LIST command may carry at most {limits.MAX_LIST_PATTERNS} patterns.")
         extended = True
     else:
         patterns = (cur.list_mailbox(),)

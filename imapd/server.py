@@ -65,6 +65,7 @@ class ServerOptions:
     login_timeout: float = 60.0  # total, from connect to a successful login
     idle_timeout: float = 31 * 60.0  # RFC 9051 §5.4: at least 30 minutes after login
     shutdown_grace: float = 10.0
+    write_timeout: float = 300.0  # a client that reads nothing for this long is dropped (Dovecot, mox)
     failure_delay: float = 2.0
     max_failure_delay: float = 15.0
     max_login_failures: int = 3  # per connection, then BYE (Dovecot, Stalwart: 3)

@@ -168,22 +168,44 @@ def read_blob(sha256: str) -> bytes:
     return blobstore.get(sha256)
 
 
+def read_blobs(shas: Sequence[str]) -> dict[str, bytes]:
+    return {sha: read_blob(sha) for sha in dict.fromkeys(shas)}
+
+
+def blob_window(rows: Sequence[Row], budget: int) -> list[str]:
+    """The blob ids of the first `rows` whose sizes add up to `budget` bytes, and always at least
+    one (unless the budget is 0): what a FETCH holds in memory at a time (issue 10)."""
+    shas: list[str] = []
+    total = 0
+    for row in rows:
+        if total >= budget:
+            break
+        shas.append(row["blob_id"])
+        total += row["size"]
+    return shas
+
+
 def fetch_batch(
-    folder_id: int, uids: Sequence[int], fields: Sequence[str], *, blobs: bool, mark_seen: Sequence[int] = ()
+    folder_id: int,
+    uids: Sequence[int],
+    fields: Sequence[str],
+    *,
+    blob_budget: int = 0,
+    mark_seen: Sequence[int] = (),
 ) -> tuple[list[MessageState], dict[int, Row], dict[str, bytes]]:
     """Everything one FETCH batch needs from the store, in one pool call: \\Seen set on the
-    `mark_seen` UIDs first (their new states come back), then the named columns by UID and, with
-    `blobs`, the stored bytes by blob id (`fields` must then include "blob_id"). Each pool call is
-    a thread hop and a connection checkout; the read bench's FETCH used to make two."""
+    `mark_seen` UIDs first (their new states come back), then the named columns by UID and the
+    stored bytes of the first messages' blobs, about `blob_budget` bytes of them (`fields` must
+    then include "blob_id" and "size"); the caller reads the rest a window at a time. Each pool
+    call is a thread hop and a connection checkout; the read bench's FETCH used to make two."""
     from mailkite.mail import flags  # here, as in unseen_count: `flags` is a parameter name above
 
     states: list[MessageState] = []
     if mark_seen:
         states, _ = store_flags(folder_id, mark_seen, mode="add", bits=flags.SEEN, keywords=())
     rows = message_rows(folder_id, uids, fields) if fields else {}
-    shas = dict.fromkeys(row["blob_id"] for row in rows.values()) if blobs else {}
-    data = {sha: read_blob(sha) for sha in shas}
-    return states, rows, data
+    ordered = [rows[uid] for uid in uids if uid in rows]
+    return states, rows, read_blobs(blob_window(ordered, blob_budget))
 
 
 class KeywordLimit(Exception):

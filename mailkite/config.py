@@ -137,6 +137,8 @@ class Config:
     imap_max_connections: int = 10_000  # per worker process
     imap_max_unauthenticated_per_address: int = 20
     imap_max_userip_connections: int = 10
+    # Seconds a client may read nothing of a response before imapd drops it (Dovecot, mox: 5 min).
+    imap_write_timeout: int = 300
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -217,6 +219,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         imap_max_connections=_int(env, "IMAP_MAX_CONNECTIONS", 10_000, minimum=1),
         imap_max_unauthenticated_per_address=_int(env, "IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS", 20, minimum=1),
         imap_max_userip_connections=_int(env, "IMAP_MAX_USERIP_CONNECTIONS", 10, minimum=1),
+        imap_write_timeout=_int(env, "IMAP_WRITE_TIMEOUT_SECONDS", 300, minimum=1),
     )
 
 

@@ -1,7 +1,9 @@
 """FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ).
 
 State: selected. Works in batches, each one pool call (store.fetch_batch): one bulk query for
-the batch's precomputed columns, then its blobs; never one query per message. A non-PEEK body
+the batch's precomputed columns, then its first blobs; never one query per message. Message bytes
+are held a window at a time (BlobWindows: two windows of BLOB_WINDOW plus one message), never
+read further ahead than the client has taken (issue 10, backpressure). A non-PEEK body
 fetch sets \\Seen (not under EXAMINE) in that same call before the batch is rendered, and the new
 FLAGS go out inside the same FETCH response as the body, after it, so imaplib's `raw[0][1]` stays
 the body.
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from imapd.snapshot import FolderView
 
 BATCH = 1000  # messages per pool call: a header sync of 85,082 messages went 1.31 -> 1.11 s from 200
+# Message bytes read from the blob store at a time (see BlobWindows): a slow reader makes the
+# server hold two of these plus about one message, not a 1,000-message batch.
+BLOB_WINDOW = 256 * 1024
 Batch = tuple[list[store.MessageState], dict[int, dict[str, Any]], dict[str, bytes]]
 COLUMNS = {
     "INTERNALDATE": ("internal_epoch", "internal_date_offset"),
@@ -102,7 +107,7 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
     sets_seen = sets_seen and not view.read_only
     names = frozenset(item for item in command.items if isinstance(item, str))
 
-    async def read(batch: list[int]) -> tuple[list[int], Batch]:
+    async def read(batch: list[int], *, first: bool) -> tuple[list[int], Batch]:
         unseen = [seq for seq in batch if not view.flags[seq - 1] & system_flags.SEEN] if sets_seen else []
         if not (columns or unseen):
             return unseen, ([], {}, {})
@@ -112,7 +117,8 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
             view.info.id,
             uids,
             sorted(columns),
-            blobs=needs_blobs,
+            # A batch read ahead carries no bytes: they would wait in memory for a slow client.
+            blob_budget=BLOB_WINDOW if needs_blobs and first else 0,
             mark_seen=[view.uids[seq - 1] for seq in unseen],
         )
         return unseen, found
@@ -123,31 +129,79 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
     # one ahead of it reached the client, or a dropped connection would leave unread mail \Seen.
     ahead = not sets_seen
     reading: asyncio.Future[tuple[list[int], Batch]] | None = None
+    windows: BlobWindows | None = None
     try:
         for index, batch in enumerate(batches):
-            unseen, (states, rows, blobs) = await (reading or read(batch))
+            unseen, (states, rows, blobs) = await (reading or read(batch, first=index == 0))
             reading = None
             if ahead and index + 1 < len(batches):
-                reading = asyncio.ensure_future(read(batches[index + 1]))
+                reading = asyncio.ensure_future(read(batches[index + 1], first=False))
             if unseen:
                 _seen(session, view, states)
             seen_now = set(unseen)
+            if needs_blobs:
+                ordered = [rows[uid] for uid in (view.uids[seq - 1] for seq in batch) if uid in rows]
+                windows = BlobWindows(session, ordered, blobs if index == 0 else None)
+                blobs = {}  # now the windows' to drop once rendered
             for seq in batch:
                 uid = view.uids[seq - 1]
                 row = rows.get(uid, {})
                 if columns and not row:  # expunged elsewhere (retention) and not yet reported
                     gone.append(uid)
                     continue
-                raw = blobs.get(row.get("blob_id", ""), b"")
+                raw = await windows.get(row["blob_id"]) if windows is not None else b""
                 items = _items(view, command, names, seq, row, raw, seq in seen_now, session.condstore)
                 yield Untagged(b"%d FETCH (" % seq + items + b")")
     finally:
         if reading is not None:  # the client went away mid-FETCH: nobody wants the next batch
-            reading.cancel()
-            if reading.done() and not reading.cancelled():
-                reading.exception()  # retrieved, so a failed read is not logged as a lost error
+            _drop(reading)
+        if windows is not None:
+            windows.cancel()
     if gone:  # RFC 9051 §7.1: the rest was sent; NOOP will report the expunge
         raise No("Some of those messages were deleted meanwhile; NOOP shows which.", "EXPUNGEISSUED")
+
+
+def _drop(future: asyncio.Future[Any]) -> None:
+    future.cancel()
+    if future.done() and not future.cancelled():
+        future.exception()  # retrieved, so a failed read is not logged as a lost error
+
+
+class BlobWindows:
+    """The stored bytes of one batch's messages, BLOB_WINDOW at a time, in the batch's order.
+
+    While one window is rendered the next is read, so a fast reader does not wait on the disk;
+    the one after that is read only once this one has been rendered, i.e. once the connection
+    has written it to a client that takes it. So a slow reader makes the server hold two windows
+    and the message being written, whatever the size of the FETCH (issue 10)."""
+
+    def __init__(self, session: Session, rows: list[dict[str, Any]], first: dict[str, bytes] | None) -> None:
+        self._session = session
+        self._rows = rows
+        self._cursor = 0  # the first row no window has covered yet
+        self._current: dict[str, bytes] = {}
+        self._upcoming: asyncio.Future[dict[str, bytes]] | None = None
+        if first is not None:  # the batch's own pool call brought the first window
+            self._current = first
+            self._cursor = len(store.blob_window(rows, BLOB_WINDOW))
+        self._read_next()
+
+    def _read_next(self) -> None:
+        self._upcoming = None
+        if self._cursor < len(self._rows):
+            shas = store.blob_window(self._rows[self._cursor :], BLOB_WINDOW)
+            self._cursor += len(shas)
+            self._upcoming = asyncio.ensure_future(self._session.pools.run(store.read_blobs, shas))
+
+    async def get(self, sha: str) -> bytes:
+        while sha not in self._current and self._upcoming is not None:
+            self._current = await self._upcoming  # the window before is rendered and handed on
+            self._read_next()
+        return self._current.get(sha, b"")
+
+    def cancel(self) -> None:
+        if self._upcoming is not None:
+            _drop(self._upcoming)
 
 
 async def _vanished(session: Session, view: FolderView, command: Fetch) -> list[Untagged]:

@@ -8,11 +8,10 @@ without children. The answers follow DESIGN §5's read-mostly matrix.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 
-from imapd import render, store
+from imapd import render, store, wildcard
 from imapd.command import (
     Check,
     Close,
@@ -53,19 +52,14 @@ def folder_name(name: str) -> str | None:
     return Folder.SENT if name == Folder.SENT else None
 
 
-def _matcher(reference: str, pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
-    parts = []
-    for char in reference + pattern:
-        parts.append(".*" if char == "*" else "[^/]*" if char == "%" else re.escape(char))
-    return re.compile("".join(parts) + r"\Z", re.IGNORECASE if ignore_case else 0)
-
-
 def matching(reference: str, patterns: Iterable[str]) -> list[str]:
-    """The folders a LIST pattern names; INBOX matches case-insensitively (RFC 9051 §5.1)."""
+    """The folders a LIST pattern names; INBOX matches case-insensitively (RFC 9051 §5.1).
+    Linear in the patterns' length whatever they hold (imapd.wildcard), so no LIST can hold up
+    the event loop."""
     return [
         name
         for name in Folder.NAMES
-        if any(_matcher(reference, p, ignore_case=name == Folder.INBOX).match(name) for p in patterns)
+        if any(wildcard.matches(reference + p, name, ignore_case=name == Folder.INBOX) for p in patterns)
     ]
 
 

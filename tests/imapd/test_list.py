@@ -3,7 +3,13 @@ SPECIAL-USE (RFC 6154) through plain LIST, LSUB and XLIST (IMAP-NOTES 9), and NA
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from imapd import wildcard
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,3 +76,46 @@ def test_subscribe_and_unsubscribe_say_ok(wire):
     wire.ok("u1 SUBSCRIBE Trash")
     wire.ok("u2 UNSUBSCRIBE INBOX")
     assert wire.ok('l1 LSUB "" "*"')[0] == b'* LSUB (\\HasNoChildren) "/" "INBOX"'  # both stay subscribed
+
+
+def _regex_semantics(pattern: str, name: str, ignore_case: bool) -> bool:
+    """What LIST matching meant when it was a regular expression: `*` any run, `%` any run
+    without "/". Fine for the short inputs below; exponential for hostile ones (issue 10)."""
+    parts = [".*" if c == "*" else "[^/]*" if c == "%" else re.escape(c) for c in pattern]
+    flags = re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL
+    return re.compile("".join(parts) + r"\Z", flags).match(name) is not None
+
+
+@given(
+    st.text(alphabet="aAb/*%", max_size=10),
+    st.text(alphabet="aAb/", max_size=10),
+    st.booleans(),
+)
+def test_wildcard_matcher_agrees_with_the_regex_semantics(pattern, name, ignore_case):
+    assert wildcard.matches(pattern, name, ignore_case=ignore_case) == _regex_semantics(
+        pattern, name, ignore_case
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("%", "a/b", False),  # % stops at the delimiter
+        ("%/%", "a/b", True),
+        ("*", "a/b", True),
+        ("a%b%c", "axbyc", True),
+        ("a%b%c", "axb/c", False),
+        ("%b%/x", "abcb/x", True),  # the second % must extend past a "b", not the first
+        ("*a%/b", "a/a/b", True),  # the * takes "a/", then % takes nothing
+        ("%a%/b", "a/a/b", False),
+        ("*" * 85 + "Z", "INBOX", False),
+        ("%" * 50_000 + "Sent", "Sent", True),
+        ("IN%" + "*%" * 30_000 + "X", "inbox", True),
+    ],
+)
+def test_wildcard_matcher_cases(pattern, name, expected):
+    assert wildcard.matches(pattern, name, ignore_case=True) is expected
+
+
+def test_wildcard_reduce_keeps_one_wildcard_per_run():
+    assert wildcard.reduce("a%%b*%*c%*%d**") == "a%b*c*d*"

@@ -142,6 +142,7 @@ def server_options(config: Any) -> ServerOptions:
         max_connections=config.imap_max_connections,
         max_unauthenticated_per_address=config.imap_max_unauthenticated_per_address,
         max_connections_per_mailbox_address=config.imap_max_userip_connections,
+        write_timeout=float(config.imap_write_timeout),
     )
 
 
