@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from passwords import service
+from passwords import scopes, service
 from tests.dnszone import INBOUND, Zone, mx_record, txt_record
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def api_client_for(username: str) -> APIClient:
     user = get_user_model().objects.create_user(
         username=username, password="x", email=f"{username}@mail.example"
     )
-    _, secret = service.create_api_key(owner=user, label="script")
+    _, secret = service.create_api_key(owner=user, label="script", scopes=scopes.ALL)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
