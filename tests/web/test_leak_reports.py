@@ -54,9 +54,11 @@ class Scanner:
 
 
 def public_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @pytest.fixture
@@ -76,7 +78,9 @@ def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def test_a_signed_report_revokes_a_live_sessions_password(scanner: Scanner, connect: Any, account: Account) -> None:
+def test_a_signed_report_revokes_a_live_sessions_password(
+    scanner: Scanner, connect: Any, account: Account
+) -> None:
     imap = connect()
     imap.login(account.address, account.password)
     imap.select("INBOX")
@@ -87,7 +91,11 @@ def test_a_signed_report_revokes_a_live_sessions_password(scanner: Scanner, conn
 
     assert response.status_code == 200
     assert response.json() == [
-        {"token_hash": sha256(account.password), "token_type": "mailkite_imap_app_password", "label": "true_positive"}
+        {
+            "token_hash": sha256(account.password),
+            "token_type": "mailkite_imap_app_password",
+            "label": "true_positive",
+        }
     ]
     assert imap.readline() == b"* BYE This app-password was revoked.\r\n"
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
@@ -110,7 +118,9 @@ def test_a_signed_report_revokes_a_live_sessions_password(scanner: Scanner, conn
 def test_an_api_key_leak_is_revoked(scanner: Scanner, api_key: tuple[ApiKey, str], alice: Person) -> None:
     row, secret = api_key
     response = scanner.post([match(secret, "mailkite_api_key")])
-    assert response.json() == [{"token_hash": sha256(secret), "token_type": "mailkite_api_key", "label": "true_positive"}]
+    assert response.json() == [
+        {"token_hash": sha256(secret), "token_type": "mailkite_api_key", "label": "true_positive"}
+    ]
     row.refresh_from_db()
     assert row.revoked_at is not None
     refused = Client().get(reverse("app-password-list"), headers={"Authorization": f"Bearer {secret}"})
@@ -133,7 +143,9 @@ def test_the_owner_hears_once_however_often_it_is_reported(
     assert AuditEntry.objects.filter(action=AuditEntry.Action.API_KEY_REVOKED).count() == 1
 
 
-def test_random_strings_and_wrong_checksums_are_false_positives_without_a_query(scanner: Scanner, db: None) -> None:
+def test_random_strings_and_wrong_checksums_are_false_positives_without_a_query(
+    scanner: Scanner, db: None
+) -> None:
     real = tokens.generate(tokens.IMAP).value
     wrong_checksum = real[:-1] + ("A" if real[-1] != "A" else "B")
     suspects = ["hunter2", wrong_checksum]
@@ -150,7 +162,9 @@ def test_random_strings_and_wrong_checksums_are_false_positives_without_a_query(
 def test_a_made_up_secret_behind_a_real_key_id_revokes_nothing(scanner: Scanner, alice: Person) -> None:
     # Key ids are public (dashboard, audit trail, emails): publishing a forged token must not
     # revoke a stranger's password, even with a checksum that adds up.
-    row, _ = service.user_create_app_password(actor=service.command_line(), mailbox=alice.mailbox, label="Phone")
+    row, _ = service.user_create_app_password(
+        actor=service.command_line(), mailbox=alice.mailbox, label="Phone"
+    )
     body = f"mk_imap_{row.key_id}_{'x' * tokens.SECRET_LENGTH}"
     forged = body + tokens._checksum(body)
     assert tokens.parse(forged) is not None
@@ -171,8 +185,12 @@ def assert_refused(response: Any, code: str, status: int = 401) -> None:
 def test_a_badly_signed_report_is_refused(scanner: Scanner, account: Account) -> None:
     body = json.dumps([match(account.password)]).encode()
     signed_other = scanner.sign(body.replace(b"commit", b"content"))
-    assert_refused(scanner.post(None, body=body, **{"Github-Public-Key-Signature": signed_other}), "bad-signature")
-    assert_refused(scanner.post(None, body=body, **{"Github-Public-Key-Signature": "not base64!"}), "bad-signature")
+    assert_refused(
+        scanner.post(None, body=body, **{"Github-Public-Key-Signature": signed_other}), "bad-signature"
+    )
+    assert_refused(
+        scanner.post(None, body=body, **{"Github-Public-Key-Signature": "not base64!"}), "bad-signature"
+    )
     impostor = Scanner(ec.generate_private_key(ec.SECP256R1()))  # right key id, wrong key
     assert_refused(impostor.post([match(account.password)]), "bad-signature")
     assert AppPassword.objects.get().revoked_at is None and mail.outbox == []
@@ -181,7 +199,9 @@ def test_a_badly_signed_report_is_refused(scanner: Scanner, account: Account) ->
 def test_an_unknown_key_or_no_signature_is_refused(scanner: Scanner, account: Account) -> None:
     stranger = Scanner(ec.generate_private_key(ec.SECP256R1()), key_id="someone-else")
     assert_refused(stranger.post([match(account.password)]), "unknown-signing-key")
-    unsigned = Client().post(reverse("leak-reports"), data=[match(account.password)], content_type="application/json")
+    unsigned = Client().post(
+        reverse("leak-reports"), data=[match(account.password)], content_type="application/json"
+    )
     assert_refused(unsigned, "signature-required")
     assert AppPassword.objects.get().revoked_at is None
 
@@ -207,5 +227,7 @@ def test_reports_are_rate_limited_per_address(scanner: Scanner, settings: Any, d
     assert_refused(limited, "too-many-requests", 429)
     assert int(limited["Retry-After"]) > 0
     # Another address has its own allowance.
-    other = Client(REMOTE_ADDR="192.0.2.7").post(reverse("leak-reports"), data=[], content_type="application/json")
+    other = Client(REMOTE_ADDR="192.0.2.7").post(
+        reverse("leak-reports"), data=[], content_type="application/json"
+    )
     assert other.status_code == 401
