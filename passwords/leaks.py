@@ -63,8 +63,8 @@ def handle_report(matches: list[Match], *, reporter_ip: str | None) -> list[Verd
 
 def _handle(match: Match, actor: service.Actor) -> Verdict:
     credential = _credential(match.token)
-    if credential is not None and credential.revoked_at is None:
-        _revoke(credential, match, actor)
+    if credential is not None:
+        _revoke(credential, match, actor)  # already revoked: nothing is written or sent
     return Verdict(
         token_hash=hashlib.sha256(match.token.encode("utf-8")).hexdigest(),
         token_type=match.type,
@@ -96,7 +96,9 @@ def _revoke(credential: AppPassword | ApiKey, match: Match, actor: service.Actor
         changed = service.user_revoke_app_password(actor=actor, app_password=credential, why=_where(match))
     else:
         changed = service.user_revoke_api_key(actor=actor, api_key=credential, why=_where(match))
-    if changed:  # a racing duplicate report revoked it first: that one sends the email
+    # Only the request whose conditional UPDATE revoked it tells the owner: an already revoked
+    # credential, or one a concurrent report revoked first, gets no second email.
+    if changed:
         _notify(credential, match)
 
 
