@@ -45,7 +45,8 @@ class Scanner:
         raw = json.dumps(matches).encode() if body is None else body
         sent = {"Github-Public-Key-Identifier": self.key_id, "Github-Public-Key-Signature": self.sign(raw)}
         sent.update(headers)
-        return Client().post(
+        # As a scanner sends it: no session, no CSRF token (the client enforces CSRF like a browser's).
+        return Client(enforce_csrf_checks=True).post(
             reverse("leak-reports"),
             data=raw,
             content_type="application/json",
