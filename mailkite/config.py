@@ -67,6 +67,15 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _scanning_keys(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    from passwords import scanning_keys  # stdlib and cryptography only: safe while settings load
+
+    try:
+        return scanning_keys.read_setting(env.get(name) or "")
+    except scanning_keys.BadKeys as error:
+        raise ImproperlyConfigured(f"{name} {error}.") from None
+
+
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     raw = env.get(name)
     return Path(raw).expanduser() if raw else default
@@ -139,6 +148,10 @@ class Config:
     imap_max_userip_connections: int = 10
     # Seconds a client may read nothing of a response before imapd drops it (Dovecot, mox: 5 min).
     imap_write_timeout: int = 300
+    # Leak reports from secret scanners (issue 15; docs/api.md "Leaked tokens"): the public keys
+    # whose signed reports revoke credentials, as (key identifier, PEM) pairs, and the rate per address.
+    secret_scanning_public_keys: tuple[tuple[str, str], ...] = ()
+    secret_scanning_rate_limit: str = "60/minute"
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -220,6 +233,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         imap_max_unauthenticated_per_address=_int(env, "IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS", 20, minimum=1),
         imap_max_userip_connections=_int(env, "IMAP_MAX_USERIP_CONNECTIONS", 10, minimum=1),
         imap_write_timeout=_int(env, "IMAP_WRITE_TIMEOUT_SECONDS", 300, minimum=1),
+        secret_scanning_public_keys=_scanning_keys(env, "SECRET_SCANNING_PUBLIC_KEYS"),
+        secret_scanning_rate_limit=_rate(env, "SECRET_SCANNING_RATE_LIMIT", "60/minute"),
     )
 
 

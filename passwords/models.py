@@ -90,6 +90,8 @@ class AuditEntry(models.Model):
         API = "api", "REST API"
         ADMIN = "admin", "Django admin"
         CLI = "cli", "command line"
+        # A secret scanner's signed report that the credential was found in public (passwords/leaks.py).
+        LEAK_REPORT = "leak-report", "leak report"
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_entries"

@@ -108,6 +108,14 @@ def hash_secret(value: str) -> str:
     return _hasher().hash(value)
 
 
+def matches_hash(stored_hash: str, value: str) -> bool:
+    """Whether `value` is the secret behind `stored_hash` (one argon2id verify)."""
+    try:
+        return bool(_hasher().verify(stored_hash, value))
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        return False
+
+
 def _insert_app_password(*, mailbox: Mailbox, label: str) -> tuple[AppPassword, str]:
     """The row and its secret (shown only once); `label` is already clean: see user_create_app_password."""
     token = tokens.generate(tokens.IMAP)
@@ -278,6 +286,12 @@ def command_line() -> Actor:
     return Actor(user=None, via=AuditEntry.Via.CLI, operator=True)
 
 
+def leak_report(*, ip: str | None) -> Actor:
+    """The actor of a secret scanner's signed leak report (passwords/leaks.py): its verified
+    signature is its authority, it acts on the owner's credential and only ever revokes it."""
+    return Actor(user=None, via=AuditEntry.Via.LEAK_REPORT, ip=ip, staff=True)
+
+
 @dataclass(frozen=True)
 class DomainStatus:
     domain: Domain
@@ -406,8 +420,10 @@ def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> t
     return row, secret
 
 
-def user_revoke_app_password(*, actor: Actor, app_password: AppPassword) -> bool:
-    """Revoke one of the actor's app-passwords at once (live IMAP sessions end); idempotent."""
+def user_revoke_app_password(*, actor: Actor, app_password: AppPassword, why: str = "") -> bool:
+    """Revoke one of the actor's app-passwords at once (live IMAP sessions end); idempotent.
+
+    `why`, when given, follows the label on the audit trail (a leak report's URL)."""
     if not (actor.staff or actor.operator) and app_password.owner_id != actor.user.pk:
         raise AppPassword.DoesNotExist()
     if actor.api_key is not None:
@@ -419,7 +435,7 @@ def user_revoke_app_password(*, actor: Actor, app_password: AppPassword) -> bool
                 actor,
                 owner=app_password.owner,
                 action=AuditEntry.Action.APP_PASSWORD_REVOKED,
-                target=app_password.label,
+                target=f"{app_password.label} ({why})" if why else app_password.label,
                 identifier=app_password.display,
             )
     return changed
@@ -487,9 +503,11 @@ def user_create_api_key(*, actor: Actor, label: str, scopes: list[str]) -> tuple
     return row, secret
 
 
-def user_revoke_api_key(*, actor: Actor, api_key: ApiKey) -> bool:
-    """Revoke one of the actor's API keys; the next request that carries it is refused. Idempotent."""
-    if api_key.owner_id != actor.user.pk:
+def user_revoke_api_key(*, actor: Actor, api_key: ApiKey, why: str = "") -> bool:
+    """Revoke one of the actor's API keys; the next request that carries it is refused. Idempotent.
+
+    `why`, when given, follows the label on the audit trail (a leak report's URL)."""
+    if not (actor.staff or actor.operator) and api_key.owner_id != actor.user.pk:
         raise ApiKey.DoesNotExist()
     with transaction.atomic():
         changed = bool(
@@ -500,7 +518,7 @@ def user_revoke_api_key(*, actor: Actor, api_key: ApiKey) -> bool:
                 actor,
                 owner=api_key.owner,
                 action=AuditEntry.Action.API_KEY_REVOKED,
-                target=api_key.label,
+                target=f"{api_key.label} ({why})" if why else api_key.label,
                 identifier=api_key.display,
             )
     api_key.refresh_from_db(fields=["revoked_at"])

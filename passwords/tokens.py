@@ -27,6 +27,15 @@ _SHAPE = re.compile(
     rf"(?P<secret>[0-9A-Za-z]{{{SECRET_LENGTH}}})(?P<checksum>[0-9A-Za-z]{{{CHECKSUM_LENGTH}}})$"
 )
 
+# The patterns to register with secret scanners (docs/api.md "Leaked tokens"), by the `type` name
+# they report. Word boundaries keep a scanner from matching inside a longer string; the checksum is
+# beyond a regular expression, so our report endpoint checks it before anything else.
+_TAIL = SECRET_LENGTH + CHECKSUM_LENGTH
+SCANNER_PATTERNS = {
+    "mailkite_imap_app_password": rf"\bmk_imap_[0-9A-Za-z]{{{KEY_ID_LENGTH}}}_[0-9A-Za-z]{{{_TAIL}}}\b",
+    "mailkite_api_key": rf"\bmk_api_[0-9A-Za-z]{{{KEY_ID_LENGTH}}}_[0-9A-Za-z]{{{_TAIL}}}\b",
+}
+
 
 @dataclass(frozen=True)
 class Token:

@@ -89,3 +89,62 @@ def test_imap_limits_reach_the_server_options():
     assert options.max_unauthenticated_per_address == 7
     assert options.max_connections_per_mailbox_address == 4
     assert config.load({"IMAP_LOGIN_SHARE": "3"}).login_share == 3
+
+
+def _p256_public_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def test_secret_scanning_keys_as_a_mapping_or_as_githubs_document_in_a_file(tmp_path):
+    import json
+
+    pem = _p256_public_pem()
+    assert config.load({}).secret_scanning_public_keys == ()
+    inline = config.load({"SECRET_SCANNING_PUBLIC_KEYS": json.dumps({"k1": pem})})
+    assert inline.secret_scanning_public_keys == (("k1", pem),)
+    saved = tmp_path / "secret_scanning.json"  # as https://api.github.com/meta/public_keys/secret_scanning
+    saved.write_text(json.dumps({"public_keys": [{"key_identifier": "k2", "key": pem, "is_current": True}]}))
+    assert config.load({"SECRET_SCANNING_PUBLIC_KEYS": str(saved)}).secret_scanning_public_keys == (
+        ("k2", pem),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{not json", "SECRET_SCANNING_PUBLIC_KEYS is not valid JSON."),
+        (
+            '{"k1": "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----"}',
+            "has a key 'k1' that is not a PEM",
+        ),
+        ('{"k1": 7}', "must map each key identifier to a PEM public key"),
+        ("/nonexistent/keys.json", "cannot read the file"),
+    ],
+    ids=["json", "pem", "shape", "file"],
+)
+def test_bad_secret_scanning_keys_stop_start_up(value, message):
+    with pytest.raises(ImproperlyConfigured, match=message.replace("(", r"\(").replace(".", r"\.")):
+        config.load({"SECRET_SCANNING_PUBLIC_KEYS": value})
+
+
+def test_secret_scanning_keys_must_be_p256():
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    p384 = (
+        ec.generate_private_key(ec.SECP384R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(ImproperlyConfigured, match="not an ECDSA P-256 key"):
+        config.load({"SECRET_SCANNING_PUBLIC_KEYS": json.dumps({"k": p384.decode()})})

@@ -75,6 +75,34 @@ TYPES: dict[str, tuple[int, str, str]] = {
         "Too many wrong passwords",
         "Sign-in is cooling off for this account and address after repeated wrong passwords.",
     ),
+    # Leak reports from secret scanners (passwords/api/leak_reports.py).
+    "signature-required": (
+        401,
+        "The leak report is not signed",
+        "Send Github-Public-Key-Identifier (the key's identifier) and Github-Public-Key-Signature (the "
+        "base64 DER ECDSA P-256 SHA-256 signature of the raw body).",
+    ),
+    "unknown-signing-key": (
+        401,
+        "The signing key is not one we trust",
+        "The key named in Github-Public-Key-Identifier is not among the secret scanners' keys this "
+        "service is configured with.",
+    ),
+    "bad-signature": (
+        401,
+        "The signature does not match the report",
+        "Sign the exact bytes of the body, as sent, with the named key; send the DER signature in base64.",
+    ),
+    "payload-too-large": (
+        413,
+        "The request body is too large",
+        "Split the report into smaller ones; the detail gives the limit.",
+    ),
+    "too-many-tokens": (
+        413,
+        "Too many tokens in one report",
+        "Split the report into smaller ones; the detail gives the limit.",
+    ),
     "server-error": (500, "Something went wrong on our side", "It has been logged; try again in a moment."),
 }
 _BY_STATUS = {

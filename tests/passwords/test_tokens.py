@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,42 @@ def test_api_keys_are_recognised_without_a_lookup():
     assert key.startswith("mk_api_")
     assert tokens.looks_like_api_key(key)
     assert not tokens.looks_like_api_key(tokens.generate(tokens.IMAP).value)
+
+
+# -- The patterns registered with secret scanners (docs/api.md "Leaked tokens") ---------------------
+
+DOCS = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+PATTERN_KINDS = {"mailkite_imap_app_password": tokens.IMAP, "mailkite_api_key": tokens.API}
+
+
+@pytest.mark.parametrize(("name", "kind"), PATTERN_KINDS.items())
+def test_scanner_patterns_are_documented_and_find_fresh_tokens(name: str, kind: str) -> None:
+    pattern = tokens.SCANNER_PATTERNS[name]
+    assert f"| `{name}` | `{pattern}` |" in DOCS  # the docs show exactly what the code defines
+    for _ in range(200):
+        value = tokens.generate(kind).value
+        # As a scanner meets them: in config files, URLs, quoted, at the ends of lines.
+        for text in (value, f'password = "{value}"', f"pass={value}\n", f"imaps://u:{value}@host/"):
+            assert re.findall(pattern, text) == [value]
+
+
+@pytest.mark.parametrize(("name", "kind"), PATTERN_KINDS.items())
+def test_scanner_patterns_find_nothing_else(name: str, kind: str) -> None:
+    pattern = tokens.SCANNER_PATTERNS[name]
+    value = tokens.generate(kind).value
+    other = tokens.generate(tokens.API if kind == tokens.IMAP else tokens.IMAP).value
+    prefix = value[: value.index("_", 3) + 1]  # mk_imap_ or mk_api_
+    key_id, tail = value[len(prefix) :].split("_")
+    not_tokens = [
+        other,  # the other kind has its own pattern
+        value + "x",  # longer: part of some other string
+        "x" + value,
+        value[:-1],  # shorter
+        f"{prefix}{key_id[:-1]}_{tail}",  # a key id one short
+        f"{prefix}{key_id}-{tail}",
+        value[:-1] + "é",  # not base62
+        prefix.upper() + value[len(prefix) :],
+        "mk_imap_" + "x" * 20,
+    ]
+    for text in not_tokens:
+        assert re.findall(pattern, text) == [], text
