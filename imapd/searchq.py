@@ -10,15 +10,17 @@ Cost grows linearly with the keys: the text keys ANDed at one level become one c
 MessageText subquery (one row per message, so "this row matches every key" is the same as "each
 key matches"). One subquery per key let PostgreSQL's planner and executor multiply them: 200
 ANDed FROM keys took 25 s and 400 over a minute on 2,000 messages, growing the backend to 1.5 GB.
-Long range lists are ORed in chunks, so SQLite's expression tree stays shallow.
+Range lists are ORed as a balanced tree, so SQLite's expression tree stays shallow.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import BooleanField, Expression, F, Q
 
 from imapd import command as c
 from imapd.snapshot import FolderView
@@ -39,25 +41,55 @@ def _bit(bit: int, present: bool) -> Q:
     return Q(flags__in=[v for v in range(16) if bool(v & bit) == present])
 
 
-RANGE_CHUNK = 100  # ranges ORed flat; SQLite parses "a OR b OR ..." into a tree that deep
+class UidRanges(Expression):
+    """`uid` within any of the (low, high) ranges, written as a balanced tree of ORs.
+
+    Django writes ORed conditions as one flat "a OR b OR ...", which SQLite parses into a tree as
+    deep as the list is long, and refuses past 1,000 ("Expression tree is too large"): a
+    fragmented UID set of a big folder did that. Balanced, the depth is log2 of the ranges. The
+    bounds are integers the parser read, so they are written into the SQL, not passed as
+    parameters (SQLite allows 32,766 of those per statement)."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, ranges: list[tuple[int, int]]) -> None:
+        super().__init__()
+        self.ranges = ranges
+        self.column: Any = F("uid")
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.column)
+        return _balanced(column, self.ranges), tuple(params)
+
+
+def _balanced(column: str, ranges: list[tuple[int, int]]) -> str:
+    if len(ranges) == 1:
+        low, high = ranges[0]
+        return f"({column} = {int(low)})" if low == high else f"({column} BETWEEN {int(low)} AND {int(high)})"
+    middle = len(ranges) // 2
+    return f"({_balanced(column, ranges[:middle])} OR {_balanced(column, ranges[middle:])})"
 
 
 def _uid_ranges(ranges: list[tuple[int, int]]) -> Q:
-    if not ranges:
-        return NOTHING
-    chunks = []
-    for start in range(0, len(ranges), RANGE_CHUNK):
-        q = Q()
-        for low, high in ranges[start : start + RANGE_CHUNK]:
-            q |= Q(uid__gte=low, uid__lte=high)
-        chunks.append(q)
-    if len(chunks) == 1:
-        return chunks[0]
-    # Q(...) around each chunk keeps Django from flattening the chunks into one long OR.
-    combined = Q(chunks[0])
-    for chunk in chunks[1:]:
-        combined = Q(combined | Q(chunk))
-    return combined
+    return Q(UidRanges(ranges)) if ranges else NOTHING
+
+
+def _uid_list(uids: list[int]) -> Q:
+    """Sorted UIDs (a saved result, which can be the whole folder) as ranges."""
+    ranges: list[tuple[int, int]] = []
+    for uid in uids:
+        if ranges and uid == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], uid)
+        else:
+            ranges.append((uid, uid))
+    return _uid_ranges(ranges)
 
 
 def _seq_ranges(view: FolderView, ranges: list[tuple[int, int]]) -> Q:
@@ -143,11 +175,11 @@ def compile_key(key: c.SearchKey, view: FolderView, saved: list[int] | None = No
         return ~compile_key(key.key, view, saved)
     if isinstance(key, c.SearchSeq):
         if key.numbers.saved:
-            return Q(uid__in=saved or [])
+            return _uid_list(saved or [])
         return _seq_ranges(view, key.numbers.resolve(len(view)))
     if isinstance(key, c.SearchUid):
         if key.uids.saved:
-            return Q(uid__in=saved or [])
+            return _uid_list(saved or [])
         return _uid_ranges(key.uids.resolve(view.uids[-1] if len(view) else 0))
     if isinstance(key, c.SearchFlag):
         return _flag(key)
