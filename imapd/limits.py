@@ -84,9 +84,9 @@ QUOTA_MESSAGES = 100_000_000
 # search N (see MAX_SEARCH_DEPTH), Apple Mail and K-9 a handful. The caps below are far above that
 # and answer NO [LIMIT] in words, so an abusive command costs the database a bounded amount.
 
-# Keys in one command, each NOT, OR and group counted. A SEARCH compiles to one SQL statement whose
-# ANDed conditions SQLite parses into a tree at most 1,000 deep (SQLITE_MAX_EXPR_DEPTH), which
-# 500 keys stay well under; PostgreSQL plans such a statement in milliseconds.
+# Keys in one command, each NOT and OR counted (a parenthesised group is free). A SEARCH compiles
+# to one SQL statement whose ANDed conditions SQLite parses into a tree at most 1,000 deep
+# (SQLITE_MAX_EXPR_DEPTH), which 500 keys stay well under; PostgreSQL plans it in milliseconds.
 MAX_SEARCH_KEYS = 500
 
 # Substring keys (FROM, TO, CC, BCC, SUBJECT, HEADER, BODY, TEXT, KEYWORD, UNKEYWORD): each is a

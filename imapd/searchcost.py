@@ -35,7 +35,8 @@ def cost(key: c.SearchKey) -> Cost:
 
 
 def _count(key: c.SearchKey, found: Cost) -> None:
-    found.keys += 1
+    if not isinstance(key, c.SearchAnd):  # a group costs nothing of its own
+        found.keys += 1
     if isinstance(key, _TEXT_KEYS):
         found.text_keys += 1
     elif isinstance(key, c.SearchFlag) and not key.flag.startswith("\\"):
