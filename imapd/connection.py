@@ -57,11 +57,12 @@ class Connection:
             server=server,
             ask=self.ask,
             read_line=self.read_line,
-            end=self.shutdown,
+            end=self.end_now,
         )
         self.bad_commands = 0
         self._closing: str | None = None
         self._busy = False
+        self._gone = False  # the client left while a command ran; the command was cancelled
         self._task: asyncio.Task[None] | None = None
         self.codec: Deflate | None = None  # set once COMPRESS DEFLATE is active
         self._flush_scheduled = False
@@ -70,6 +71,11 @@ class Connection:
 
     async def run(self) -> None:
         self._task = asyncio.current_task()
+        # Between commands the read loop sees the client leave; during one nobody reads, so the
+        # transport's end is watched: a command whose client is gone is cancelled, and with it
+        # its database work (imapd.dbpool), instead of running on for nobody.
+        lost = asyncio.ensure_future(self.writer.wait_closed())
+        lost.add_done_callback(self._lost)
         try:
             await self.write(self.session.greeting())
             while self._closing is None:
@@ -88,6 +94,8 @@ class Connection:
             with contextlib.suppress(ClientGone):
                 await self.write(f"* BYE {bye.text}\r\n".encode())
         except asyncio.CancelledError:
+            if self._gone:
+                return
             if self._closing is None:
                 raise
             with contextlib.suppress(Exception):
@@ -99,6 +107,7 @@ class Connection:
             with contextlib.suppress(Exception):
                 await self.write(b"* BYE Internal server error, please reconnect\r\n")
         finally:
+            lost.cancel()
             await self.session.close()
             with contextlib.suppress(Exception):
                 self._flush()
@@ -240,6 +249,19 @@ class Connection:
             if line is not None:
                 return line
             await self._read_more()
+
+    def _lost(self, watcher: asyncio.Future[None]) -> None:
+        if not watcher.cancelled():
+            watcher.exception()  # retrieved: a reset connection is not worth a log line
+        if self._busy and not self._gone and self._task is not None:
+            self._gone = True
+            self._task.cancel()
+
+    def end_now(self, reason: str) -> None:
+        """Close with `* BYE reason` at once, cancelling a running command (revocation)."""
+        self._closing = reason
+        if self._task is not None:
+            self._task.cancel()
 
     def shutdown(self, reason: str) -> None:
         """Close with `* BYE reason`: now if the client is between commands, else right after."""

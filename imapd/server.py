@@ -31,6 +31,7 @@ log = logging.getLogger("imapd")
 # carries at most 16 KiB of plaintext, so reading 16 KiB at a time loses nothing (bench, p4).
 asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
 
+CANCEL_WAIT = 2.0  # seconds cancelled sessions get to unwind at shutdown, after shutdown_grace
 TLS_HANDSHAKE_RECORD = 0x16
 PLAINTEXT_BYE = (
     b"* BYE This port requires TLS from the first byte: use port 993 with SSL/TLS "
@@ -44,7 +45,7 @@ class ServerOptions:
     handshake_timeout: float = 15.0
     login_timeout: float = 60.0
     idle_timeout: float = 31 * 60.0  # RFC 9051 §5.4: at least 30 minutes after login
-    shutdown_grace: float = 10.0
+    shutdown_grace: float = 5.0  # then running commands are cancelled, database work included
     failure_delay: float = 2.0
     keepalive_interval: float = 120.0  # "* OK Still here" during IDLE: mobile NAT drops silent links
     event_poll_interval: float = 1.0  # without Redis: how often the change counters are read
@@ -199,4 +200,6 @@ class ImapServer:
             _, pending = await asyncio.wait(self._tasks, timeout=self.options.shutdown_grace)
             for task in pending:
                 task.cancel()
+            if pending:  # let them unwind: that cancels their database statements (imapd.dbpool)
+                await asyncio.wait(pending, timeout=CANCEL_WAIT)
         await self.events.stop()

@@ -99,6 +99,10 @@ class Config:
     # imapd processes sharing the port (SO_REUSEPORT). 1 keeps one process (tests, the demo);
     # production should use the number of cores: one event loop and the GIL cap a process.
     imap_workers: int = 1
+    # Per-statement database time of an IMAP command, and PostgreSQL work_mem of imapd's
+    # connections (why these numbers: imapd.limits COMMAND_BUDGET and DB_WORK_MEM_KIB).
+    imap_command_budget_ms: int = 5000
+    imap_db_work_mem_kib: int = 4096
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -163,6 +167,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         ),
         trust_x_forwarded_proto=_bool(env, "TRUST_X_FORWARDED_PROTO", False),
         imap_workers=_int(env, "IMAP_WORKERS", 1, minimum=1),
+        imap_command_budget_ms=_int(env, "IMAP_COMMAND_BUDGET_MS", 5000, minimum=100),
+        imap_db_work_mem_kib=_int(env, "IMAP_DB_WORK_MEM_KIB", 4096, minimum=64),
     )
 
 
