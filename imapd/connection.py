@@ -64,6 +64,7 @@ class Connection:
         self._busy = False
         self._gone = False  # the client left while a command ran; the command was cancelled
         self._task: asyncio.Task[None] | None = None
+        self._lost_watch: asyncio.Future[None] | None = None
         self.codec: Deflate | None = None  # set once COMPRESS DEFLATE is active
         self._flush_scheduled = False
 
@@ -74,8 +75,10 @@ class Connection:
         # Between commands the read loop sees the client leave; during one nobody reads, so the
         # transport's end is watched: a command whose client is gone is cancelled, and with it
         # its database work (imapd.dbpool), instead of running on for nobody.
-        lost = asyncio.ensure_future(self.writer.wait_closed())
-        lost.add_done_callback(self._lost)
+        # Never cancelled: that would cancel the protocol's own close future, which wait_closed()
+        # below awaits; it ends when the transport closes, at the latest in `finally`.
+        self._lost_watch = asyncio.ensure_future(self.writer.wait_closed())
+        self._lost_watch.add_done_callback(self._lost)
         try:
             await self.write(self.session.greeting())
             while self._closing is None:
@@ -107,7 +110,6 @@ class Connection:
             with contextlib.suppress(Exception):
                 await self.write(b"* BYE Internal server error, please reconnect\r\n")
         finally:
-            lost.cancel()
             await self.session.close()
             with contextlib.suppress(Exception):
                 self._flush()

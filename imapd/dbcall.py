@@ -67,6 +67,8 @@ class Call:
         """Django's execute wrapper: no new statement once cancelled; each has its own budget."""
         if self.cancelled:
             raise Cancelled()
+        if self._raw is None:  # the first statement: the connection is open now, not before
+            self._attach()
         self.deadline = time.monotonic() + self.budget
         return execute(sql, params, many, context)
 
@@ -74,18 +76,20 @@ class Call:
         return 1 if self.cancelled or time.monotonic() > self.deadline else 0
 
     def _attach(self) -> None:
-        connection.ensure_connection()
         raw = connection.connection
         if connection.vendor == "postgresql":
             wanted = (max(1, round(self.budget * 1000)), self.work_mem_kib)
             if _configured.get(raw) != wanted:
-                # Session settings, outside any transaction (Django's autocommit): they stay
-                # with the connection in the pool; one round trip per new connection.
+                # Outside a transaction, session settings: they stay with the connection in the
+                # pool, one round trip per new connection. Inside one they would be undone by a
+                # rollback, so they are set for that transaction only, and again next time.
+                local = connection.in_atomic_block
                 raw.execute(
-                    "SELECT set_config('statement_timeout', %s, false), set_config('work_mem', %s, false)",
-                    [f"{wanted[0]}ms", f"{wanted[1]}kB"],
+                    "SELECT set_config('statement_timeout', %s, %s), set_config('work_mem', %s, %s)",
+                    [f"{wanted[0]}ms", local, f"{wanted[1]}kB", local],
                 )
-                _configured[raw] = wanted
+                if not local:
+                    _configured[raw] = wanted
         elif connection.vendor == "sqlite":
             raw.set_progress_handler(self._progress, PROGRESS_STEPS)
         with self._lock:
@@ -103,7 +107,6 @@ def in_budget(call: Call, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
     if call.cancelled:
         raise Cancelled()
     try:
-        call._attach()
         with connection.execute_wrapper(call._statement):
             return fn(*args, **kwargs)
     except DatabaseError as error:
