@@ -6,9 +6,10 @@
 
 Fills one INBOX with `--messages` small messages (once; a second run reuses them), then times the
 store call imapd makes for `UID SEARCH FROM "0" FROM "1" ... FROM "n-1"`: the key tree compiled by
-imapd.searchq and run by imapd.store.search_rows, without the network. Each n runs with the
-command budget lifted (--budget), so a slow compile shows as time, not as NO [LIMIT]. Prints
-seconds and the number of UIDs found; the count is checked against a plain Python filter.
+imapd.searchq and run by imapd.store.search_rows, without the network or the command budget (so a
+slow compile shows as time, not as NO [LIMIT]), nor the key caps. Prints
+seconds and the number of UIDs found (checked against a plain Python filter) and, on a local
+PostgreSQL, the backend's peak memory so far.
 """
 
 from __future__ import annotations
@@ -69,9 +70,26 @@ def main() -> None:
         took = time.perf_counter() - started
         expected = sorted(u for u, text in froms.items() if all(w in text.lower() for w in words))
         check = "ok" if uids == expected else f"WRONG (expected {len(expected)})"
-        print(f"n={n:4d}  {took:7.3f} s  {len(uids)} UIDs  {check}", flush=True)
+        print(f"n={n:4d}  {took:7.3f} s  {len(uids)} UIDs  {check}{backend_peak()}", flush=True)
         if took > args.cap:
             break
+
+
+def backend_peak() -> str:
+    """On a local PostgreSQL, the backend's peak resident memory so far (/proc VmHWM)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            peak = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return ""
+    return f"  backend peak {int(peak) // 1024} MiB"
 
 
 def connection_vendor() -> str:
