@@ -74,9 +74,9 @@ class Connection:
         self._task = asyncio.current_task()
         # Between commands the read loop sees the client leave; during one nobody reads, so the
         # transport's end is watched: a command whose client is gone is cancelled, and with it
-        # its database work (imapd.dbpool), instead of running on for nobody.
-        # Never cancelled: that would cancel the protocol's own close future, which wait_closed()
-        # below awaits; it ends when the transport closes, at the latest in `finally`.
+        # its database work (imapd.dbpool), instead of running on for nobody. The watcher is
+        # never cancelled (that would cancel the protocol's close future, which wait_closed()
+        # in `finally` awaits); it ends when the transport closes.
         self._lost_watch = asyncio.ensure_future(self.writer.wait_closed())
         self._lost_watch.add_done_callback(self._lost)
         try:
@@ -150,7 +150,7 @@ class Connection:
             return
         self._busy = True
         sent = 0
-        outcome = "OK"
+        outcome = "NONE"  # stays so when the command ended without a tagged reply (cancelled, BYE)
         pending: list[bytes] = []
         pending_size = 0
         tag_prefix = f"{command.tag} ".encode()
