@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from imapd.dbpool import BudgetExceeded, Pools
+from imapd.dbpool import OWNER, BudgetExceeded, Pools
 from tests.adversarial.search_helpers import (  # noqa: F401  (fixtures)
     deliver,
     server_queries,
@@ -89,6 +89,34 @@ def test_a_statement_past_the_budget_is_stopped(one_thread_pool):
     with pytest.raises(BudgetExceeded):
         loop.run_until_complete(asyncio.wait_for(pools.run(_endless), 20))
     assert loop.run_until_complete(pools.run(_one)) == 1  # the thread and its connection go on
+
+
+def test_one_mailbox_holds_at_most_half_the_database_threads(transactional_db, shrunk_budget):  # noqa: F811
+    # Two threads: mailbox 1's two endless statements may take one; mailbox 2 gets the other.
+    loop = asyncio.new_event_loop()
+    pools = Pools(db_threads=2, login_threads=1, login_queue=1, budget=60.0)
+
+    async def as_owner(owner: int, fn):  # type: ignore[no-untyped-def]
+        OWNER.set(owner)  # what a session does for its mailbox
+        return await pools.run(fn)
+
+    async def scenario() -> float:
+        greedy = [asyncio.ensure_future(as_owner(1, _endless)) for _ in range(2)]
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        try:
+            assert await asyncio.wait_for(as_owner(2, _one), 10) == 1
+            return time.monotonic() - started
+        finally:
+            for task in greedy:
+                task.cancel()
+            await asyncio.gather(*greedy, return_exceptions=True)
+
+    try:
+        assert loop.run_until_complete(scenario()) < 3
+    finally:
+        pools.shutdown()
+        loop.close()
 
 
 @postgresql_only
