@@ -39,9 +39,9 @@ postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="pg_stat_activity and table locks are PostgreSQL's"
 )
 
-# A statement that runs for minutes on either database unless it is stopped.
+# A statement that runs for half a minute or more on either database unless it is stopped.
 ENDLESS = (
-    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000000) "
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000000) "
     "SELECT count(*) FROM n"
 )
 
