@@ -58,12 +58,14 @@ class Connection:
             server=server,
             ask=self.ask,
             read_line=self.read_line,
-            end=self.shutdown,
+            end=self.end_now,
         )
         self.bad_commands = 0
         self._closing: str | None = None
         self._busy = False
+        self._gone = False  # the client left while a command ran; the command was cancelled
         self._task: asyncio.Task[None] | None = None
+        self._lost_watch: asyncio.Future[None] | None = None
         self.codec: Deflate | None = None  # set once COMPRESS DEFLATE is active
         # Dovecot's and mox's write timeout is 5 minutes (ServerOptions.write_timeout).
         self.write_timeout = server.options.write_timeout
@@ -76,6 +78,13 @@ class Connection:
 
     async def run(self) -> None:
         self._task = asyncio.current_task()
+        # Between commands the read loop sees the client leave; during one nobody reads, so the
+        # transport's end is watched: a command whose client is gone is cancelled, and with it
+        # its database work (imapd.dbpool), instead of running on for nobody. The watcher is
+        # never cancelled (that would cancel the protocol's close future, which wait_closed()
+        # in `finally` awaits); it ends when the transport closes.
+        self._lost_watch = asyncio.ensure_future(self.writer.wait_closed())
+        self._lost_watch.add_done_callback(self._lost)
         try:
             await self.write(self.session.greeting())
             while self._closing is None:
@@ -96,6 +105,8 @@ class Connection:
             with contextlib.suppress(ClientGone):
                 await self.write(f"* BYE {bye.text}\r\n".encode())
         except asyncio.CancelledError:
+            if self._gone:
+                return
             if self._closing is None:
                 raise
             with contextlib.suppress(Exception):
@@ -150,7 +161,7 @@ class Connection:
             return
         self._busy = True
         sent = 0
-        outcome = "OK"
+        outcome = "NONE"  # stays so when the command ended without a tagged reply (cancelled, BYE)
         pending: list[bytes] = []
         pending_size = 0
         tag_prefix = f"{command.tag} ".encode()
@@ -283,6 +294,19 @@ class Connection:
                     self.codec.command_read()
                 return line
             await self._read_more()
+
+    def _lost(self, watcher: asyncio.Future[None]) -> None:
+        if not watcher.cancelled():
+            watcher.exception()  # retrieved: a reset connection is not worth a log line
+        if self._busy and not self._gone and self._task is not None:
+            self._gone = True
+            self._task.cancel()
+
+    def end_now(self, reason: str) -> None:
+        """Close with `* BYE reason` at once, cancelling a running command (revocation)."""
+        self._closing = reason
+        if self._task is not None:
+            self._task.cancel()
 
     def shutdown(self, reason: str) -> None:
         """Close with `* BYE reason`: now if the client is between commands, else right after."""

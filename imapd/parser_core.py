@@ -29,6 +29,8 @@ BAD_STRING = "A quoted string in the command is not valid."
 BAD_LITERAL = "A literal in the command is not valid."
 BAD_FLAG = "A flag in the command is not valid."
 BAD_DATE = "A date in the command is not valid."
+DATE_OUT_OF_RANGE = "A date in the command is out of range (1-Jan-0001 to 30-Dec-9999)."
+TOO_MANY_RANGES = "The sequence set has too many ranges."
 
 SP = 0x20
 # ATOM-CHAR: any CHAR except atom-specials "(" ")" "{" SP CTL "%" "*" DQUOTE "\" "]" (RFC 9051 §9).
@@ -261,6 +263,8 @@ class Cursor:
             ranges.append((low, high))
             if not self.take(b","):
                 break
+            if len(ranges) >= limits.MAX_SEQUENCE_RANGES:
+                self.fail(TOO_MANY_RANGES)
         self._end_of_set()
         return SequenceSet(tuple(ranges))
 
@@ -305,7 +309,12 @@ class Cursor:
         year = self.number(text=BAD_DATE)
         if quoted:
             self.expect(b'"', BAD_DATE)
-        return _make_date(self, year, month, day)
+        if not 1 <= year <= 9999:
+            self.fail(DATE_OUT_OF_RANGE)
+        found = _make_date(self, year, month, day)
+        if found == date.max:  # a search on a day also needs the next one, which Python cannot hold
+            self.fail(DATE_OUT_OF_RANGE)
+        return found
 
     def date_time(self) -> datetime:
         """APPEND's date-time: "dd-Mon-yyyy hh:mm:ss +zzzz", the day may be space-padded."""

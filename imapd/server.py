@@ -36,6 +36,7 @@ log = logging.getLogger("imapd")
 # carries at most 16 KiB of plaintext, so reading 16 KiB at a time loses nothing (bench, p4).
 asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
 
+CANCEL_WAIT = 2.0  # seconds cancelled sessions get to unwind at shutdown, after shutdown_grace
 TLS_HANDSHAKE_RECORD = 0x16
 PLAINTEXT_BYE = (
     b"* BYE This port requires TLS from the first byte: use port 993 with SSL/TLS "
@@ -64,7 +65,7 @@ class ServerOptions:
     handshake_timeout: float = 15.0
     login_timeout: float = 60.0  # total, from connect to a successful login
     idle_timeout: float = 31 * 60.0  # RFC 9051 §5.4: at least 30 minutes after login
-    shutdown_grace: float = 10.0
+    shutdown_grace: float = 5.0  # then running commands are cancelled, database work included
     write_timeout: float = 300.0  # a client that reads nothing for this long is dropped (Dovecot, mox)
     failure_delay: float = 2.0
     max_failure_delay: float = 15.0
@@ -283,4 +284,6 @@ class ImapServer:
             _, pending = await asyncio.wait(self._tasks, timeout=self.options.shutdown_grace)
             for task in pending:
                 task.cancel()
+            if pending:  # let them unwind: that cancels their database statements (imapd.dbpool)
+                await asyncio.wait(pending, timeout=CANCEL_WAIT)
         await self.events.stop()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import Error as DatabaseError
 
 import imapd.commands  # noqa: F401  (registers every handler)
-from imapd import capabilities, store, texts
+from imapd import capabilities, dbpool, store, texts
 from imapd.dispatch import HANDLERS, State
 from imapd.render import compact_set, fetch_flags
 from imapd.responses import Bad, Bye, CommandError, Done, No, Untagged, tagged
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("imapd")
 RECHECK_SECONDS = 300  # re-check the password every few minutes in case a revocation was missed
+OVER_BUDGET = "That command took more database time than allowed; narrow it down and try again."
 
 
 class Session:
@@ -217,6 +218,8 @@ class Session:
         if self.state not in states:
             yield tagged(tag, "BAD", self._wrong_state_text())
             return
+        if self.verified is not None:  # the connection task's database calls count for this mailbox
+            dbpool.OWNER.set(self.verified.mailbox_id)
         await self._maybe_recheck()
         done = Done("completed")
         name = ("UID " if getattr(command, "uid", False) else "") + type(command).__name__.upper()
@@ -231,6 +234,10 @@ class Session:
             return
         except (Bye, ConnectionError):  # a BYE to send, or the client is gone (mid-IDLE)
             raise
+        except dbpool.BudgetExceeded:
+            log.info("%s %s stopped at the database budget", self.conn_id, name)
+            yield tagged(tag, "NO", OVER_BUDGET, "LIMIT")
+            return
         except DatabaseError:
             log.warning("%s database unavailable during %s", self.conn_id, name, exc_info=True)
             yield tagged(tag, "NO", texts.UNAVAILABLE, "UNAVAILABLE")

@@ -366,11 +366,17 @@ def search_planning() -> Iterator[None]:
     The planner prices UPPER(body) LIKE '%word%' at one operator per row whatever the text's
     length, so reading every text row looks cheaper than a trigram index that answers in a
     millisecond (bench: TEXT on 8,531 messages, 157 ms by sequential scan, 11 ms by the
-    indexes). A SEARCH always has an index to start from: the folder's."""
+    indexes). A SEARCH always has an index to start from: the folder's.
+
+    SQLite needs no transaction for its one statement, and its transactions are IMMEDIATE
+    (settings): one would make a SEARCH wait for any writer, uncancellably (interrupt() does not
+    end a wait for the lock)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL enable_seqscan = off")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
         yield
 
 

@@ -152,6 +152,10 @@ class Config:
     # whose signed reports revoke credentials, as (key identifier, PEM) pairs, and the rate per address.
     secret_scanning_public_keys: tuple[tuple[str, str], ...] = ()
     secret_scanning_rate_limit: str = "60/minute"
+    # Per-statement database time of an IMAP command, and PostgreSQL work_mem of imapd's
+    # connections (why these numbers: imapd.limits COMMAND_BUDGET and DB_WORK_MEM_KIB).
+    imap_command_budget_ms: int = 5000
+    imap_db_work_mem_kib: int = 4096
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -235,6 +239,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         imap_write_timeout=_int(env, "IMAP_WRITE_TIMEOUT_SECONDS", 300, minimum=1),
         secret_scanning_public_keys=_scanning_keys(env, "SECRET_SCANNING_PUBLIC_KEYS"),
         secret_scanning_rate_limit=_rate(env, "SECRET_SCANNING_RATE_LIMIT", "60/minute"),
+        imap_command_budget_ms=_int(env, "IMAP_COMMAND_BUDGET_MS", 5000, minimum=100),
+        imap_db_work_mem_kib=_int(env, "IMAP_DB_WORK_MEM_KIB", 4096, minimum=64),
     )
 
 

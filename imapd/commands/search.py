@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from imapd import command as c
-from imapd import render, searchq, store
+from imapd import render, searchcost, searchq, store
 from imapd.command import Search
 from imapd.dispatch import SELECTED, Reply, handles
 from imapd.responses import Untagged
@@ -40,6 +40,7 @@ async def matching_rows(session: Session, key: c.SearchKey, columns: Sequence[st
     limited to the messages the session knows of (its view)."""
     view = session.view
     assert view is not None
+    searchcost.check(key)
     if not len(view):
         return []
     if uses_modseq(key):

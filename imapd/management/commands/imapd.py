@@ -1,7 +1,8 @@
 """`manage.py imapd [--host] [--port] [--cert] [--key] [--workers N]`: run the IMAPS server.
 
 SIGHUP reloads the certificate and key for new connections; SIGTERM and SIGINT stop accepting,
-say `* BYE Server restarting, please reconnect` to every session, let running commands finish,
+say `* BYE Server restarting, please reconnect` to every session, let running commands finish
+for a few seconds (ServerOptions.shutdown_grace), cancel the rest with their database statements,
 and exit.
 
 With one worker (IMAP_WORKERS=1, the default) this process serves. With N > 1 it is a supervisor
@@ -88,6 +89,8 @@ class Command(BaseCommand):
             login_threads=config.login_workers,
             login_queue=config.login_queue,
             login_share=config.login_share,
+            budget=config.imap_command_budget_ms / 1000,
+            work_mem_kib=config.imap_db_work_mem_kib,
         )
         server = ImapServer(
             context=context,
