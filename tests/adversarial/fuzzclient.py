@@ -44,15 +44,16 @@ def frames(wire: bytes) -> tuple[list[tuple[bytes, bool]], bool]:
     would be a second command."""
     pieces: list[tuple[bytes, bool]] = []
     chunk = bytearray()
+    data = wire + b"\r\n"
     pos = 0
     while True:
-        end = wire.find(b"\n", pos)
-        if end < 0:
-            pieces.append((bytes(chunk + wire[pos:] + b"\r\n"), False))
+        end = data.find(b"\n", pos)
+        if end < 0:  # a literal took the final CRLF: the command still needs its line end
+            pieces.append((bytes(chunk + data[pos:] + b"\r\n"), False))
             return pieces, True
-        line = wire[pos:end]
+        line = data[pos:end]
         marker = _MARKER.search(line[:-1] if line.endswith(b"\r") else line)
-        chunk += wire[pos : end + 1]
+        chunk += data[pos : end + 1]
         if marker is None:
             pieces.append((bytes(chunk), False))
             return pieces, True
@@ -63,12 +64,9 @@ def frames(wire: bytes) -> tuple[list[tuple[bytes, bool]], bool]:
         if marker[2] == b"":
             pieces.append((bytes(chunk), True))
             chunk = bytearray()
-        octets = wire[end + 1 : end + 1 + size]
+        octets = data[end + 1 : end + 1 + size]
         chunk += octets + b"x" * (size - len(octets))  # a literal cut short is padded, as a client must
         pos = end + 1 + size
-        if pos >= len(wire):
-            pieces.append((bytes(chunk + b"\r\n"), False))
-            return pieces, True
 
 
 class FuzzClient:
@@ -156,6 +154,11 @@ class FuzzClient:
             outcome.usable = False
             if outcome.status not in ("BYE",):
                 outcome.status = "CLOSED"
+        except (ssl.SSLError, OSError):
+            # The server closed while we were still sending: it said BYE after an earlier answer
+            # (too many bad commands) and that BYE is still to be read.
+            outcome.usable = False
+            outcome.status = "BYE" if self._bye_pending(outcome) else "CLOSED"
         except NoAnswer as silence:
             raise NoAnswer(f"{silence} to {probe!r}; the server said {outcome.lines[-6:]!r}") from None
         if outcome.status == "OK" and probe.wire.split(b" ")[1:2] == [b"COMPRESS"]:
@@ -186,6 +189,17 @@ class FuzzClient:
             ):
                 outcome.status, outcome.final = status.decode(), line
                 return True
+
+    def _bye_pending(self, outcome: Outcome) -> bool:
+        try:
+            while True:
+                line = self.readline()
+                outcome.lines.append(line)
+                if line.startswith(b"* BYE "):
+                    outcome.final = line
+                    return True
+        except (EOFError, NoAnswer):
+            return False
 
     def _drain(self) -> None:
         """After BYE: what follows (LOGOUT's tagged OK), then the end of the connection."""
