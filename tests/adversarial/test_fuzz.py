@@ -7,7 +7,7 @@ client's input echoed in the response text. Over the run: no log record at ERROR
 from imapd or any other logger, bounded memory, and afterwards the server still serves a normal
 LOGIN, SELECT and FETCH and its set of connections empties.
 
-FUZZ_EXAMPLES sets the number of examples per state (default 40: the file runs in about a minute on
+FUZZ_EXAMPLES sets the number of examples per state (default 100: the file runs in about a minute on
 two busy cores). Under CI the examples are derandomized, so a red build replays the same commands;
 elsewhere they are random, and hypothesis keeps failures in its local example database.
 """
@@ -29,7 +29,7 @@ from tests.adversarial.fuzzclient import FuzzClient, Outcome
 from tests.adversarial.grammar import CANARY, Probe, probes
 from tests.conftest import Account, Certs, RunningServer
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 # Generous: a slow CI machine must not turn a late answer into a failure; a hang still fails.
 ANSWER_TIMEOUT = float(os.environ.get("FUZZ_ANSWER_TIMEOUT", "30"))
 RSS_GROWTH_CAP = 128 * 1024 * 1024  # a leak of a few KiB per command shows up well past this
