@@ -82,9 +82,12 @@ def main() -> None:
     subprocess.run([*manage, "flush", "--no-input", "-v0"], env=env, check=True)
     subprocess.run([*manage, "devcert"], env=env, check=True, stdout=subprocess.DEVNULL)
 
+    import warnings
+
     import django
 
     django.setup()
+    warnings.simplefilter("ignore")  # hypothesis warns about the repr of long generated lines
     import ssl
 
     from hypothesis import HealthCheck, Phase, given, settings
