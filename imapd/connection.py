@@ -220,7 +220,9 @@ class Connection:
         await self.write(tagged(event.tag or "*", refusal.status, refusal.text, refusal.code))
 
     async def _too_large(self, event: TooLarge) -> None:
-        if event.command == "APPEND":  # an upload over the literal limit: still a refusal, not BAD
+        # An upload over the literal limit is still a refusal, not BAD; but a line without a valid
+        # tag is a syntax error whatever command follows (RFC 9051 §7.1.3: untagged BAD).
+        if event.command == "APPEND" and event.tag is not None:
             await self.write(tagged(event.tag or "*", "NO", refused.NO_APPEND, "CANNOT"))
             return
         await self._bad(event.tag, event.what)

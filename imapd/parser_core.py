@@ -350,7 +350,7 @@ def _make_date(cur: Cursor, year: int, month: int | None, day: int) -> date:
         cur.fail(BAD_DATE)
     try:
         return date(year, month, day)
-    except ValueError:
+    except (ValueError, OverflowError):  # a day past a C int overflows instead of being invalid
         cur.fail(BAD_DATE)
 
 

@@ -112,17 +112,15 @@ def _day(day: date) -> datetime:
 
 
 def _date(key: c.SearchDate) -> Q:
-    if key.sent:
-        column = "sent_date"
-        lower, upper = key.day, key.day + timedelta(days=1)
-    else:
-        column = "internal_date"
-        lower, upper = _day(key.day), _day(key.day + timedelta(days=1))  # type: ignore[assignment]
+    column = "sent_date" if key.sent else "internal_date"
+    bound: date | datetime = key.day if key.sent else _day(key.day)
     if key.op == "before":
-        return Q(**{f"{column}__lt": lower})
-    if key.op == "since":
-        return Q(**{f"{column}__gte": lower})
-    return Q(**{f"{column}__gte": lower, f"{column}__lt": upper})
+        return Q(**{f"{column}__lt": bound})
+    since = Q(**{f"{column}__gte": bound})
+    if key.op == "since" or key.day == date.max:  # nothing is later than 31-Dec-9999: no day after it
+        return since
+    after = key.day + timedelta(days=1)
+    return since & Q(**{f"{column}__lt": after if key.sent else _day(after)})
 
 
 def _text(condition: Q) -> Q:

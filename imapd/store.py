@@ -349,12 +349,15 @@ def search(folder_id: int, query: Any, max_uid: int) -> list[int]:
 def search_rows(folder_id: int, query: Any, max_uid: int, columns: Sequence[str]) -> list[tuple[Any, ...]]:
     """(uid, *columns) of the messages matching a compiled SEARCH query, in UID order: what
     SEARCH with MODSEQ, SORT and THREAD need, in one query."""
-    from django.db.models import Value
+    from django.db.models import TextField, Value
     from django.db.models.functions import Concat
 
     rows = Message.objects.filter(folder_id=folder_id, uid__lte=max_uid)
     if "keywords_padded" in str(query):
-        rows = rows.annotate(keywords_padded=Concat(Value(" "), "keywords", Value(" ")))
+        # The output field is named: text and a literal mix types, which Django refuses to guess
+        # once the query selects a column of a joined table (THREAD's subject).
+        padded = Concat(Value(" "), "keywords", Value(" "), output_field=TextField())
+        rows = rows.annotate(keywords_padded=padded)
     with search_planning():
         return list(rows.filter(query).order_by("uid").values_list("uid", *columns))
 

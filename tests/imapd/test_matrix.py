@@ -125,3 +125,12 @@ def test_every_command_in_every_state(connect, account, demo_mail, state):
     for command in UNKNOWN:
         wire = open_in(state, connect, account.password)
         assert answer(wire, command).startswith(b"m BAD ")
+
+
+def test_an_oversized_append_without_a_valid_tag_is_bad(wire):
+    # Found by the fuzzer (issue 10): the refusal of the upload went out as "* NO [CANNOT]".
+    wire.send(b"a\x00 APPEND INBOX {5000+}\r\n" + b"x" * 5000)
+    assert wire.response().startswith(b"* BAD ")
+    wire.send(b"b1 APPEND INBOX {5000+}\r\n" + b"x" * 5000)
+    assert wire.response().startswith(b"b1 NO [CANNOT] ")
+    assert wire.ok("b2 NOOP") == []

@@ -522,6 +522,9 @@ BAD: list[tuple[str, bytes, str | None, str]] = [
     ("search-missing-argument", b"a SEARCH FROM", "a", KEY),
     ("search-bad-date", b"a SEARCH SINCE q7z", "a", DATE),
     ("search-bad-month", b"a SEARCH SINCE 1-q7z-2024", "a", DATE),
+    # A day past a C int raised OverflowError, not ValueError: a traceback and a BYE (issue 10).
+    ("search-huge-day", b"a SEARCH SINCE 4294967295-Jan-2024", "a", DATE),
+    ("append-huge-day", b'a APPEND INBOX "4294967295-Jan-2024 10:00:00 +0000" {1+}\r\nx', "a", DATE),
     ("search-unclosed", b"a SEARCH (SEEN q7z", "a", KEY),
     ("search-empty-group", b"a SEARCH () q7z", "a", "SEARCH needs search keys."),
     ("search-return", b"a SEARCH RETURN (q7z) ALL", "a", "A SEARCH return option is not supported."),

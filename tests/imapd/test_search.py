@@ -36,3 +36,12 @@ def test_esearch_and_saved_results(wire, demo_mail):
         b"* 3 FETCH (UID 3 FLAGS (\\Flagged))",
         b"* 4 FETCH (UID 4 FLAGS (\\Flagged))",
     ]
+
+
+def test_the_last_day_python_holds_searches_without_a_server_bug(wire, demo_mail):
+    # The day after 31-Dec-9999 overflowed (issue 10): NO [SERVERBUG] and a traceback in the log.
+    wire.ok("s1 SELECT INBOX")
+    for key in ("SINCE", "ON", "BEFORE", "SENTSINCE", "SENTON", "SENTBEFORE"):
+        wire.ok(f"q1 SEARCH {key} 31-Dec-9999")
+    assert wire.ok("q2 SEARCH BEFORE 31-Dec-9999") == [b"* SEARCH 1 2 3 4 5 6 7 8 9 10"]
+    assert wire.ok("q3 SEARCH OR ON 31-Dec-9999 SENTON 31-Dec-9999") == [b"* SEARCH"]

@@ -149,6 +149,16 @@ def test_thread(wire, threaded):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_thread_by_keyword(wire, threaded):
+    # A keyword key made the THREAD query fail in Django (mixed text types): NO [SERVERBUG] (issue 10).
+    wire.ok("s1 SELECT INBOX")
+    wire.ok("f1 STORE 2:3 +FLAGS ($Plan)")
+    assert wire.ok("t1 THREAD REFERENCES US-ASCII KEYWORD $Plan") == [b"* THREAD (2 3)"]
+    assert wire.ok("t2 THREAD ORDEREDSUBJECT UTF-8 UNKEYWORD $Plan NOT UID 5:*") == [b"* THREAD (1 4)"]
+    assert wire.ok("t3 SORT (SUBJECT) UTF-8 KEYWORD $Plan") == [b"* SORT 2 3"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_thread_survives_loops_and_duplicates(wire, deliver):
     deliver(Message_ID="<a@x>", References="<b@x>", Subject="loop")
     deliver(Message_ID="<b@x>", References="<a@x>", Subject="loop")
