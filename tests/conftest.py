@@ -128,15 +128,16 @@ class Calls(list[str]):
 
 @pytest.fixture
 def imap_options() -> ServerOptions:
-    # Every test client connects from 127.0.0.1, and tests such as the state matrix hold dozens of
-    # connections open before logging in: the per-address cap is lifted here, and the tests of
-    # tests/adversarial that are about it set their own.
+    # Every test client connects from 127.0.0.1, and tests such as the state matrix or the shared
+    # snapshot's idlers hold dozens of connections to one mailbox open: the per-address caps are
+    # lifted here, and the tests of tests/adversarial that are about them set their own.
     return ServerOptions(
         first_byte_timeout=1.0,
         failure_delay=0.01,
         shutdown_grace=2.0,
         event_poll_interval=0.2,
         max_unauthenticated_per_address=1000,
+        max_connections_per_mailbox_address=1000,
     )
 
 
