@@ -139,6 +139,11 @@ class Config:
     imap_max_userip_connections: int = 10
     # Seconds a client may read nothing of a response before imapd drops it (Dovecot, mox: 5 min).
     imap_write_timeout: int = 300
+    # The PROXY protocol listener (docs/imap.md "Behind a load balancer"): off while the port is
+    # None; the balancers whose PROXY headers are believed (required with the port).
+    imap_proxy_bind_host: str = "127.0.0.1"
+    imap_proxy_bind_port: int | None = None
+    proxy_trusted_networks: tuple[str, ...] = ()
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -220,7 +225,28 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         imap_max_unauthenticated_per_address=_int(env, "IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS", 20, minimum=1),
         imap_max_userip_connections=_int(env, "IMAP_MAX_USERIP_CONNECTIONS", 10, minimum=1),
         imap_write_timeout=_int(env, "IMAP_WRITE_TIMEOUT_SECONDS", 300, minimum=1),
+        imap_proxy_bind_host=env.get("IMAP_PROXY_BIND_HOST") or env.get("IMAP_BIND_HOST", "127.0.0.1"),
+        imap_proxy_bind_port=_proxy_port(env),
+        proxy_trusted_networks=_proxy_trusted(env),
     )
+
+
+def _proxy_port(env: Mapping[str, str]) -> int | None:
+    port = _int(env, "IMAP_PROXY_BIND_PORT", 0) or None
+    if port is not None and port > 65535:
+        raise ImproperlyConfigured(f"IMAP_PROXY_BIND_PORT must be between 1 and 65535, not {port}.")
+    return port
+
+
+def _proxy_trusted(env: Mapping[str, str]) -> tuple[str, ...]:
+    """A PROXY listener that trusts nobody would refuse every balancer: say so at start-up."""
+    trusted = _networks(env, "PROXY_TRUSTED_NETWORKS")
+    if _proxy_port(env) is not None and not trusted:
+        raise ImproperlyConfigured(
+            "IMAP_PROXY_BIND_PORT is set but PROXY_TRUSTED_NETWORKS is empty: "
+            "list the load balancers' addresses (10.0.0.0/8), or unset the port."
+        )
+    return trusted
 
 
 def check_production(config: Config) -> None:
