@@ -58,7 +58,10 @@ def wait_for(condition, timeout: float = 5.0) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [proxyproto.v2_header(CLIENT, 50123, "127.0.0.1", 993), proxyproto.v1_header(CLIENT, 50123, "127.0.0.1", 993)],
+    [
+        proxyproto.v2_header(CLIENT, 50123, "127.0.0.1", 993),
+        proxyproto.v1_header(CLIENT, 50123, "127.0.0.1", 993),
+    ],
     ids=["v2", "v1"],
 )
 def test_the_header_address_is_the_peer_last_used_sees(proxy_server, certs, account, header, caplog):
