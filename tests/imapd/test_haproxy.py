@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from imapd import proxyproto
 from passwords import service
 from passwords.models import AppPassword
 from tests.conftest import Account, Certs, child_environment
@@ -267,3 +268,40 @@ def test_revocation_ends_sessions_on_both_nodes(cluster, account):
     assert on_n2.readline() == b"* BYE This app-password was revoked.\r\n"
     for node in cluster.nodes:
         assert node.process.poll() is None  # the nodes carry on
+
+
+def test_workers_share_the_proxy_listener(tmp_path, certs, account):
+    # `--workers N`: the supervisor reserves the PROXY port as it does the main one, and every
+    # worker listens on it (SO_REUSEPORT). No HAProxy needed: the test sends the header itself.
+    env = child_environment(LOG_LEVEL="INFO", PROXY_TRUSTED_NETWORKS="127.0.0.1/32")
+    argv = [sys.executable, "manage.py", "imapd", "--port", "0", "--proxy-port", "0", "--workers", "2"]
+    argv += ["--cert", str(certs.cert), "--key", str(certs.key)]
+    log = tmp_path / "imapd.log"
+    process = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log.open("w"), text=True
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        assert "(implicit TLS, 2 workers)" in lines[0], (lines, log.read_text())
+        port = int(lines[1].rsplit(":", 1)[1])
+        for n in range(6):
+            header = proxyproto.v2_header("192.0.2.44", 40000 + n, "127.0.0.1", port)
+            client = ProxiedIMAP("127.0.0.1", port, ssl_context=certs.client_context(), header=header)
+            client.login(account.address, account.password)
+            client.logout()
+        assert log.read_text().count("cmd=Login outcome=OK") == 6
+        assert AppPassword.objects.get().last_used_ip == "192.0.2.44"
+    finally:
+        stop(process)
+
+
+def test_a_proxy_port_without_trusted_networks_is_refused_in_words(certs):
+    argv = [sys.executable, "manage.py", "imapd", "--port", "0", "--proxy-port", "0"]
+    argv += ["--cert", str(certs.cert), "--key", str(certs.key)]
+    result = subprocess.run(
+        argv, cwd=ROOT, env=child_environment(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "--proxy-port needs PROXY_TRUSTED_NETWORKS" in result.stderr
+    assert "Traceback" not in result.stderr
