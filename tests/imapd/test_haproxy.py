@@ -87,8 +87,8 @@ frontend via_n2
 
 backend imapd
     balance roundrobin
-    server n1 127.0.0.1:{n1} send-proxy-v2
-    server n2 127.0.0.1:{n2} send-proxy-v2
+    server n1 127.0.0.1:{n1} send-proxy-v2 check inter 200ms
+    server n2 127.0.0.1:{n2} send-proxy-v2 check inter 200ms
 
 backend only_n1
     server n1 127.0.0.1:{n1} send-proxy-v2
@@ -234,6 +234,9 @@ def test_round_robin_reaches_both_nodes_and_logs_the_client(cluster, account):
         assert time.monotonic() < deadline, "the failed login was not logged with the client address"
         time.sleep(0.05)
     assert not any(node.log_count("login failed from 127.0.0.1 ") for node in cluster.nodes)
+    # HAProxy's health checks (every 200 ms) open connections that send a PROXY LOCAL header and
+    # close: accepted quietly, never refused.
+    assert not any(node.log_count("refused") for node in cluster.nodes)
 
 
 def test_a_flag_set_through_one_node_reaches_an_idle_session_on_the_other(cluster, account, demo_mail):
@@ -305,3 +308,18 @@ def test_a_proxy_port_without_trusted_networks_is_refused_in_words(certs):
     assert result.returncode != 0
     assert "--proxy-port needs PROXY_TRUSTED_NETWORKS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_shipped_haproxy_config_is_valid(tmp_path, certs):
+    # deploy/haproxy.cfg, as docker-compose.yml mounts it, with only the certificate path moved.
+    haproxy = require_haproxy()
+    pem = tmp_path / "haproxy.pem"
+    pem.write_bytes(certs.cert.read_bytes() + certs.key.read_bytes())
+    shipped = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    assert "/tls/haproxy.pem" in shipped and "send-proxy-v2" in shipped
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(shipped.replace("/tls/haproxy.pem", str(pem)))
+    check = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in compose
