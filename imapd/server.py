@@ -207,11 +207,14 @@ class ImapServer:
             # would put every client behind it in one count.
             try:
                 client = await client_address(sock, str(peer[0]), proxy, self.options.proxy_header_timeout)
-            except Refused as refusal:
+            except (Refused, OSError) as refusal:
                 if self.refusal_log.should_log(self.penalties.address(str(peer[0]))):
                     log.info("%s refused %s on the PROXY listener: %s", conn_id, peer[0], refusal)
                 sock.close()
                 return
+            except BaseException:  # cancelled at shutdown: the socket is not ours to leak
+                sock.close()
+                raise
             if client != str(peer[0]):
                 log.debug("%s %s speaks for %s", conn_id, peer[0], client)
             peer = (client, *peer[1:])

@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imapd import proxyproto
 from imapd.proxylisten import TrustedNetworks
@@ -170,3 +172,28 @@ def test_trusted_networks_match_addresses_only():
     assert "::ffff:127.0.0.5" in TrustedNetworks(["127.0.0.0/8"])
     assert "localhost" not in TrustedNetworks(["127.0.0.0/8"])
     assert "10.0.0.1" not in TrustedNetworks(["127.0.0.0/8", "::/0"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.binary(max_size=200).map(lambda b: proxyproto.V2_SIGNATURE + b),
+        st.binary(max_size=120).map(lambda b: b"PROXY " + b),
+    )
+)
+def test_hostile_bytes_from_a_trusted_peer_never_make_a_traceback(proxy_server, caplog, data):
+    # Sent, then the write side closed: the server must answer with a close (and a log line),
+    # whatever the bytes; a traceback anywhere in the server fails the test.
+    caplog.clear()
+    with socket.create_connection(("127.0.0.1", proxy_server.proxy_port), 5) as sock:
+        try:  # the server may have closed already (a bad header): that is an answer too
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(5)
+            while sock.recv(4096):
+                pass
+        except OSError:
+            pass
+    assert not any(record.exc_info for record in caplog.records)
+    assert not any(record.levelno >= logging.ERROR for record in caplog.records)
