@@ -237,9 +237,9 @@ class ImapServer:
             sock.close()
             return
         if proxy and first is not None and proxyproto.looks_like_proxy(first):
-            # Only an untrusted peer gets here with a header (a trusted one's was read).
+            # An untrusted peer's header (a trusted one's was read already), or a second header.
             if self.refusal_log.should_log(self.penalties.address(str(peer[0]))):
-                log.info("%s refused %s: %s", conn_id, peer[0], "a PROXY header from an untrusted network")
+                log.info("%s refused %s: a PROXY header from an untrusted network or twice", conn_id, peer[0])
             sock.close()
             return
         if first is None or first[0] != TLS_HANDSHAKE_RECORD:
