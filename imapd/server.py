@@ -2,7 +2,9 @@
 
 The listener accepts plain TCP and peeks at the first byte before any TLS: a TLS record starts
 with 0x16. Anything else, or silence for a few seconds, gets a plaintext BYE explaining that
-this port wants TLS from the first byte, instead of a hang (DESIGN §5). TLS-wrapped streams
+this port wants TLS from the first byte, instead of a hang (DESIGN §5). On the optional PROXY
+listener (imapd.proxylisten) a balancer's PROXY header comes first and names the client, whose
+address then stands for the connection's peer everywhere. TLS-wrapped streams
 are handed to imapd.connection. Connections over a limit (imapd.admission) are refused with
 `* BYE` and a sentence, sent after the TLS handshake so that a TLS client can read it; those
 refusals have their own small bounded lane, so a flood of them cannot hold the worker. On
@@ -22,9 +24,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from imapd import proxyproto
 from imapd.admission import Admission, Ticket
 from imapd.connection import Connection
 from imapd.dbpool import Pools
+from imapd.proxylisten import Refused, TrustedNetworks, client_address
 from imapd.snapshot import SnapshotCache
 from imapd.throttle import FailureLog, Penalties
 from mailkite.events.hub import EventHub
@@ -62,6 +66,7 @@ class _UntilClosed(asyncio.Protocol):
 @dataclass
 class ServerOptions:
     first_byte_timeout: float = 5.0
+    proxy_header_timeout: float = 3.0  # a balancer sends its PROXY header at once (HAProxy does)
     handshake_timeout: float = 15.0
     login_timeout: float = 60.0  # total, from connect to a successful login
     idle_timeout: float = 31 * 60.0  # RFC 9051 §5.4: at least 30 minutes after login
@@ -125,8 +130,16 @@ class ImapServer:
         With `reuse_port`, several processes bind the same address (SO_REUSEPORT) and the kernel
         spreads new connections among their listeners: how `imapd --workers N` shares a port. Only
         sockets of the same user that all set the option can join, so a stranger cannot."""
-        loop = asyncio.get_running_loop()
         await self.events.start()
+        return self.listen(host, port, reuse_port=reuse_port)
+
+    def listen(
+        self, host: str, port: int, *, reuse_port: bool = False, proxy: TrustedNetworks | None = None
+    ) -> list[tuple[str, int]]:
+        """One more listener (start() makes the first); with `proxy`, a PROXY listener that
+        believes the headers of those networks (imapd.proxylisten). Returns what it bound."""
+        loop = asyncio.get_running_loop()
+        added: list[socket.socket] = []
         for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
             family, kind, proto, _, address = info
             sock = socket.socket(family, kind, proto)
@@ -143,15 +156,16 @@ class ImapServer:
                 raise
             sock.setblocking(False)
             self._listeners.append(sock)
-            self._accepting.append(loop.create_task(self._accept_loop(sock)))
+            added.append(sock)
+            self._accepting.append(loop.create_task(self._accept_loop(sock, proxy)))
             break  # one address family is enough for a given host name
-        return [s.getsockname()[:2] for s in self._listeners]
+        return [s.getsockname()[:2] for s in added]
 
     def reload_tls(self, context: ssl.SSLContext) -> None:
         """New connections use the new certificate; live ones keep theirs."""
         self.context = context
 
-    async def _accept_loop(self, listener: socket.socket) -> None:
+    async def _accept_loop(self, listener: socket.socket, proxy: TrustedNetworks | None) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -160,7 +174,7 @@ class ImapServer:
                 log.warning("accept failed: %s", error)
                 await asyncio.sleep(0.1)
                 continue
-            task = loop.create_task(self._serve(sock, peer))
+            task = loop.create_task(self._serve(sock, peer, proxy))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -185,26 +199,48 @@ class ImapServer:
         except OSError:
             return b""
 
-    async def _serve(self, sock: socket.socket, peer: Any) -> None:
+    async def _serve(self, sock: socket.socket, peer: Any, proxy: TrustedNetworks | None = None) -> None:
         accepted = time.monotonic()
         self._next_id += 1
         conn_id = f"{self.conn_prefix}c{self._next_id}"
+        if proxy is not None:
+            # Before admission, which counts per client address: the balancer's own address
+            # would put every client behind it in one count.
+            try:
+                client = await client_address(sock, str(peer[0]), proxy, self.options.proxy_header_timeout)
+            except (Refused, OSError) as refusal:
+                if self.refusal_log.should_log(self.penalties.address(str(peer[0]))):
+                    log.info("%s refused %s on the PROXY listener: %s", conn_id, peer[0], refusal)
+                sock.close()
+                return
+            except BaseException:  # cancelled at shutdown: the socket is not ours to leak
+                sock.close()
+                raise
+            if client != str(peer[0]):
+                log.debug("%s %s speaks for %s", conn_id, peer[0], client)
+            peer = (client, *peer[1:])
         ticket = self.admission.admit(str(peer[0]))
         if isinstance(ticket, str):
             await self._refuse(sock, conn_id, peer, ticket)
             return
         try:
-            await self._serve_admitted(sock, conn_id, peer, ticket, accepted)
+            await self._serve_admitted(sock, conn_id, peer, ticket, accepted, proxy is not None)
         finally:
             self.admission.release(ticket)
 
     async def _serve_admitted(
-        self, sock: socket.socket, conn_id: str, peer: Any, ticket: Ticket, accepted: float
+        self, sock: socket.socket, conn_id: str, peer: Any, ticket: Ticket, accepted: float, proxy: bool
     ) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         first = await self._first_byte(sock)
         if first is not None and first == b"":
+            sock.close()
+            return
+        if proxy and first is not None and proxyproto.looks_like_proxy(first):
+            # An untrusted peer's header (a trusted one's was read already), or a second header.
+            if self.refusal_log.should_log(self.penalties.address(str(peer[0]))):
+                log.info("%s refused %s: a PROXY header from an untrusted network or twice", conn_id, peer[0])
             sock.close()
             return
         if first is None or first[0] != TLS_HANDSHAKE_RECORD:

@@ -156,6 +156,11 @@ class Config:
     # connections (why these numbers: imapd.limits COMMAND_BUDGET and DB_WORK_MEM_KIB).
     imap_command_budget_ms: int = 5000
     imap_db_work_mem_kib: int = 4096
+    # The PROXY protocol listener (docs/imap.md "Behind a load balancer"): off while the port is
+    # None; the balancers whose PROXY headers are believed (required with the port).
+    imap_proxy_bind_host: str = "127.0.0.1"
+    imap_proxy_bind_port: int | None = None
+    proxy_trusted_networks: tuple[str, ...] = ()
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -241,7 +246,28 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         secret_scanning_rate_limit=_rate(env, "SECRET_SCANNING_RATE_LIMIT", "60/minute"),
         imap_command_budget_ms=_int(env, "IMAP_COMMAND_BUDGET_MS", 5000, minimum=100),
         imap_db_work_mem_kib=_int(env, "IMAP_DB_WORK_MEM_KIB", 4096, minimum=64),
+        imap_proxy_bind_host=env.get("IMAP_PROXY_BIND_HOST") or env.get("IMAP_BIND_HOST", "127.0.0.1"),
+        imap_proxy_bind_port=_proxy_port(env),
+        proxy_trusted_networks=_proxy_trusted(env),
     )
+
+
+def _proxy_port(env: Mapping[str, str]) -> int | None:
+    port = _int(env, "IMAP_PROXY_BIND_PORT", 0) or None
+    if port is not None and port > 65535:
+        raise ImproperlyConfigured(f"IMAP_PROXY_BIND_PORT must be between 1 and 65535, not {port}.")
+    return port
+
+
+def _proxy_trusted(env: Mapping[str, str]) -> tuple[str, ...]:
+    """A PROXY listener that trusts nobody would refuse every balancer: say so at start-up."""
+    trusted = _networks(env, "PROXY_TRUSTED_NETWORKS")
+    if _proxy_port(env) is not None and not trusted:
+        raise ImproperlyConfigured(
+            "IMAP_PROXY_BIND_PORT is set but PROXY_TRUSTED_NETWORKS is empty: "
+            "list the load balancers' addresses (10.0.0.0/8), or unset the port."
+        )
+    return trusted
 
 
 def check_production(config: Config) -> None:

@@ -148,3 +148,26 @@ def test_secret_scanning_keys_must_be_p256():
     )
     with pytest.raises(ImproperlyConfigured, match="not an ECDSA P-256 key"):
         config.load({"SECRET_SCANNING_PUBLIC_KEYS": json.dumps({"k": p384.decode()})})
+
+
+def test_the_proxy_listener_is_off_unless_its_port_is_set():
+    loaded = config.load({})
+    assert loaded.imap_proxy_bind_port is None and loaded.proxy_trusted_networks == ()
+    on = config.load({"IMAP_PROXY_BIND_PORT": "10993", "PROXY_TRUSTED_NETWORKS": "10.0.0.0/8, 192.0.2.7"})
+    assert on.imap_proxy_bind_port == 10993
+    assert on.proxy_trusted_networks == ("10.0.0.0/8", "192.0.2.7/32")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PROXY_TRUSTED_NETWORKS": "10.0.0.0/33"}, "PROXY_TRUSTED_NETWORKS must list IP addresses or networks"),
+        ({"PROXY_TRUSTED_NETWORKS": "haproxy"}, "PROXY_TRUSTED_NETWORKS must list IP addresses or networks"),
+        ({"IMAP_PROXY_BIND_PORT": "10993"}, "PROXY_TRUSTED_NETWORKS is empty"),
+        ({"IMAP_PROXY_BIND_PORT": "99999", "PROXY_TRUSTED_NETWORKS": "10.0.0.1"}, "between 1 and 65535"),
+    ],
+    ids=["bad-prefix", "a-name", "port-without-networks", "port-too-big"],
+)
+def test_bad_proxy_settings_are_refused_in_words(env, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        config.load(env)

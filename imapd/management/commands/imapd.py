@@ -14,6 +14,9 @@ SO_REUSEPORT, so the kernel spreads connections among them; live events reach ev
 through the event hub (Redis or the change counters), as they reach separate hosts. The
 supervisor forwards SIGTERM/SIGINT and SIGHUP, restarts a worker that dies (with a back-off),
 and a worker whose supervisor disappears (its stdin pipe closes) shuts down by itself.
+
+With --proxy-port (IMAP_PROXY_BIND_PORT) it also listens for a load balancer's connections, which
+start with a PROXY protocol header believed from PROXY_TRUSTED_NETWORKS (imapd.proxylisten).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from imapd import tls
 from imapd.dbpool import Pools
+from imapd.proxylisten import TrustedNetworks
 from imapd.server import ImapServer, ServerOptions
 
 log = logging.getLogger("imapd")
@@ -63,12 +67,29 @@ class Command(BaseCommand):
             default=config.imap_workers,
             help="processes sharing the port (IMAP_WORKERS; production: the number of cores)",
         )
+        parser.add_argument(
+            "--proxy-host",
+            default=config.imap_proxy_bind_host,
+            help="address of the PROXY protocol listener (IMAP_PROXY_BIND_HOST)",
+        )
+        parser.add_argument(
+            "--proxy-port",
+            type=int,
+            default=config.imap_proxy_bind_port,
+            help="port of the PROXY protocol listener, for a load balancer (IMAP_PROXY_BIND_PORT; "
+            "off by default)",
+        )
         # Internal: how the supervisor starts worker K. Not for people, so not in --help.
         parser.add_argument("--worker-of-parent", type=int, default=None, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1.")
+        if options["proxy_port"] is not None:
+            if not 0 <= options["proxy_port"] <= 65535:
+                raise CommandError("--proxy-port must be between 1 and 65535.")
+            if not settings.MAILKITE.proxy_trusted_networks:
+                raise CommandError("--proxy-port needs PROXY_TRUSTED_NETWORKS (the balancers' addresses).")
         try:
             context = tls.server_context(options["cert"], options["key"])
         except (FileNotFoundError, ValueError) as error:
@@ -105,6 +126,18 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}"
             ) from None
+        proxied = []
+        if options["proxy_port"] is not None:
+            trusted = TrustedNetworks(config.proxy_trusted_networks)
+            try:
+                proxied = server.listen(
+                    options["proxy_host"], options["proxy_port"], reuse_port=worker is not None, proxy=trusted
+                )
+            except OSError as error:
+                await server.close()
+                raise CommandError(
+                    f"Cannot listen on {options['proxy_host']}:{options['proxy_port']}: {error.strerror}"
+                ) from None
         # Handlers before the "listening" line: whoever waits for that line may signal at once, and
         # SIGHUP's default action would end the process instead of reloading the certificate.
         stop = asyncio.Event()
@@ -117,6 +150,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"imapd: listening on {host}:{port} (implicit TLS)")
             else:  # the line the supervisor waits for
                 self.stdout.write(f"imapd: worker {worker} listening on {host}:{port} (pid {os.getpid()})")
+        if worker is None:
+            for host, port in proxied:
+                self.stdout.write(f"imapd: PROXY protocol listener on {host}:{port}")
         self.stdout.flush()
         orphaned = loop.create_task(_until_stdin_closes(stop)) if worker is not None else None
         await stop.wait()
@@ -210,7 +246,19 @@ class Supervisor:
             reservation = reserve_port(host, self.options["port"])
         except OSError as error:
             raise CommandError(f"Cannot listen on {host}:{self.options['port']}: {error.strerror}") from None
-        with reservation:
+        proxy_reservation: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.options["proxy_port"] is not None:
+            proxy_host = self.options["proxy_host"]
+            try:
+                proxy_socket = reserve_port(proxy_host, self.options["proxy_port"])
+            except OSError as error:
+                reservation.close()
+                raise CommandError(
+                    f"Cannot listen on {proxy_host}:{self.options['proxy_port']}: {error.strerror}"
+                ) from None
+            self.proxy_port = proxy_socket.getsockname()[1]
+            proxy_reservation = proxy_socket
+        with reservation, proxy_reservation:
             self.port = reservation.getsockname()[1]
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
@@ -223,6 +271,10 @@ class Supervisor:
             self.command.stdout.write(
                 f"imapd: listening on {host}:{self.port} (implicit TLS, {self.count} workers)"
             )
+            if self.options["proxy_port"] is not None:
+                self.command.stdout.write(
+                    f"imapd: PROXY protocol listener on {self.options['proxy_host']}:{self.proxy_port}"
+                )
             self.command.stdout.flush()
             keepers = [loop.create_task(self._keep(k)) for k in range(1, self.count + 1)]
             await self.stopping.wait()
@@ -243,6 +295,8 @@ class Supervisor:
             *("--cert", str(self.options["cert"]), "--key", str(self.options["key"])),
             *("--worker-of-parent", str(worker)),
         ]
+        if self.options["proxy_port"] is not None:
+            argv += ["--proxy-host", self.options["proxy_host"], "--proxy-port", str(self.proxy_port)]
         # stdin: the pipe whose end tells the worker we are gone; stderr (its log) is ours.
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
