@@ -25,6 +25,7 @@ from typing import Any
 from imapd.admission import Admission, Ticket
 from imapd.connection import Connection
 from imapd.dbpool import Pools
+from imapd.history import LoginHistory
 from imapd.snapshot import SnapshotCache
 from imapd.throttle import FailureLog, Penalties
 from mailkite.events.hub import EventHub
@@ -76,6 +77,11 @@ class ServerOptions:
     keepalive_interval: float = 120.0  # "* OK Still here" during IDLE: mobile NAT drops silent links
     event_poll_interval: float = 1.0  # without Redis: how often the change counters are read
     event_reconcile_interval: float = 30.0  # with Redis: the poll that catches a lost message
+    # Login history (imapd.history): batched writes, at most this often or this many at once.
+    login_history: bool = True
+    login_history_interval: float = 1.0
+    login_history_batch: int = 500
+    login_history_capacity: int = 10_000
 
 
 class ImapServer:
@@ -112,6 +118,13 @@ class ImapServer:
         )
         self._refusing = 0
         self.snapshots = SnapshotCache(pools.run)  # shared by this process's sessions (DESIGN §5)
+        self.history = LoginHistory(
+            pools.run,
+            interval=self.options.login_history_interval,
+            batch=self.options.login_history_batch,
+            capacity=self.options.login_history_capacity,
+            enabled=self.options.login_history,
+        )
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[socket.socket] = []
@@ -126,6 +139,7 @@ class ImapServer:
         sockets of the same user that all set the option can join, so a stranger cannot."""
         loop = asyncio.get_running_loop()
         await self.events.start()
+        self.history.start()
         for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
             family, kind, proto, _, address = info
             sock = socket.socket(family, kind, proto)
@@ -224,7 +238,15 @@ class ImapServer:
             sock.close()
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        connection = Connection(conn_id=conn_id, reader=reader, writer=writer, peer=str(peer[0]), server=self)
+        ssl_object = transport.get_extra_info("ssl_object")
+        connection = Connection(
+            conn_id=conn_id,
+            reader=reader,
+            writer=writer,
+            peer=str(peer[0]),
+            server=self,
+            tls_version=(ssl_object.version() or "") if ssl_object is not None else "",
+        )
         connection.session.ticket = ticket
         connection.session.login_deadline = accepted + self.options.login_timeout  # handshake included
         self.connections.add(connection)
@@ -283,4 +305,5 @@ class ImapServer:
             _, pending = await asyncio.wait(self._tasks, timeout=self.options.shutdown_grace)
             for task in pending:
                 task.cancel()
+        await self.history.close()  # the logins of the sessions that just ended, too
         await self.events.stop()

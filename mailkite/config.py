@@ -139,6 +139,10 @@ class Config:
     imap_max_userip_connections: int = 10
     # Seconds a client may read nothing of a response before imapd drops it (Dovecot, mox: 5 min).
     imap_write_timeout: int = 300
+    # Login history (issue 15): rows older than this many days are pruned; the dashboard's address
+    # for links in emails (new-login alerts' revoke link).
+    login_history_days: int = 90
+    dashboard_url: str = "http://localhost:8000"
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -220,6 +224,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         imap_max_unauthenticated_per_address=_int(env, "IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS", 20, minimum=1),
         imap_max_userip_connections=_int(env, "IMAP_MAX_USERIP_CONNECTIONS", 10, minimum=1),
         imap_write_timeout=_int(env, "IMAP_WRITE_TIMEOUT_SECONDS", 300, minimum=1),
+        login_history_days=_int(env, "LOGIN_HISTORY_DAYS", 90, minimum=1),
+        dashboard_url=(env.get("DASHBOARD_URL", "").strip() or "http://localhost:8000").rstrip("/"),
     )
 
 
