@@ -27,6 +27,17 @@ from passwords.models import AppPassword, LoginRecord, LoginSighting
 REASON_MAX = 32
 TLS_MAX = 16
 
+# The reason codes of refused logins, in words (the dashboard and the API's schema show these).
+REASONS = {
+    "wrong-secret": "the key id exists but the rest of the password is wrong",
+    "revoked": "the password was revoked",
+    "account-disabled": "the account is disabled",
+    "domain-owner-changed": "the domain now belongs to another account",
+    "mailbox-unavailable": "the domain cannot use IMAP now (not MX-verified, or zero-retention)",
+    "too-many-connections": "too many connections from one address to this mailbox",
+    "login-queue-full": "the server was too busy to check the password",
+}
+
 
 @dataclass(frozen=True)
 class LoginRow:
