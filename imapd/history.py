@@ -134,13 +134,24 @@ class LoginHistory:
             except Exception:  # never let the writer die: the next interval tries again
                 log.exception("login history flush failed")
 
-    async def flush(self) -> None:
+    async def flush(self, *, drain: bool = False) -> None:
+        """Write what is queued now, `batch` logins per write; what arrives meanwhile waits for the
+        next interval (else a busy server would write continuously, in small batches). `drain`
+        (shutdown) writes until nothing is left."""
         async with self._lock:
-            while self._pending or self._renames:
-                batch, self._pending = self._pending[: self.batch], self._pending[self.batch :]
-                renames = list(self._renames.values())
-                self._renames.clear()
+            taken, renames = self._take()
+            while taken or renames:
+                batch, taken = taken[: self.batch], taken[self.batch :]
                 await self._write(batch, renames)
+                renames = []
+                if drain and not taken:
+                    taken, renames = self._take()
+
+    def _take(self) -> tuple[list[Attempt], list[Attempt]]:
+        taken, self._pending = self._pending, []
+        renames = list(self._renames.values())
+        self._renames.clear()
+        return taken, renames
 
     async def _write(self, batch: list[Attempt], renames: list[Attempt]) -> None:
         rows = [a.row() for a in batch]
@@ -181,6 +192,6 @@ class LoginHistory:
                 await self._task
             self._task = None
         try:
-            await self.flush()
+            await self.flush(drain=True)
         except Exception:
             log.exception("login history: final flush failed")
