@@ -89,3 +89,10 @@ def test_imap_limits_reach_the_server_options():
     assert options.max_unauthenticated_per_address == 7
     assert options.max_connections_per_mailbox_address == 4
     assert config.load({"IMAP_LOGIN_SHARE": "3"}).login_share == 3
+
+
+def test_login_history_days_and_dashboard_url() -> None:
+    defaults = config.load({})
+    assert (defaults.login_history_days, defaults.dashboard_url) == (90, "http://localhost:8000")
+    custom = config.load({"LOGIN_HISTORY_DAYS": "30", "DASHBOARD_URL": "https://mail.example.com/"})
+    assert (custom.login_history_days, custom.dashboard_url) == (30, "https://mail.example.com")
