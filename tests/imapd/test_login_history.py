@@ -92,3 +92,13 @@ def test_unknown_key_ids_are_not_recorded(connect: Callable[[], imaplib.IMAP4_SS
     client.login("anyone", account.password)  # a row that must appear, so the flush did happen
     rows = wait_for_rows(1)
     assert [r.outcome for r in rows] == ["success"]
+
+
+def test_an_id_before_login_goes_into_the_row(
+    connect: Callable[[], imaplib.IMAP4_SSL], account: Account
+) -> None:
+    client = connect()
+    client.xatom("ID", '("name" "Apple Mail")')
+    client.login("anyone", account.password)
+    [row] = wait_for_rows(1)
+    assert row.client_name == "Apple Mail"
