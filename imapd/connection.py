@@ -47,6 +47,7 @@ class Connection:
         writer: asyncio.StreamWriter,
         peer: str,
         server: ImapServer,
+        tls_version: str = "",
     ) -> None:
         self.conn_id = conn_id
         self.reader = reader
@@ -56,6 +57,7 @@ class Connection:
             conn_id=conn_id,
             peer=peer,
             server=server,
+            tls_version=tls_version,
             ask=self.ask,
             read_line=self.read_line,
             end=self.end_now,

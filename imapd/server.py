@@ -28,6 +28,7 @@ from imapd import proxyproto
 from imapd.admission import Admission, Ticket
 from imapd.connection import Connection
 from imapd.dbpool import Pools
+from imapd.history import LoginHistory
 from imapd.proxylisten import Refused, TrustedNetworks, client_address
 from imapd.snapshot import SnapshotCache
 from imapd.throttle import FailureLog, Penalties
@@ -82,6 +83,11 @@ class ServerOptions:
     keepalive_interval: float = 120.0  # "* OK Still here" during IDLE: mobile NAT drops silent links
     event_poll_interval: float = 1.0  # without Redis: how often the change counters are read
     event_reconcile_interval: float = 30.0  # with Redis: the poll that catches a lost message
+    # Login history (imapd.history): batched writes, at most this often or this many at once.
+    login_history: bool = True
+    login_history_interval: float = 1.0
+    login_history_batch: int = 500
+    login_history_capacity: int = 10_000
 
 
 class ImapServer:
@@ -118,6 +124,13 @@ class ImapServer:
         )
         self._refusing = 0
         self.snapshots = SnapshotCache(pools.run)  # shared by this process's sessions (DESIGN §5)
+        self.history = LoginHistory(
+            pools.run,
+            interval=self.options.login_history_interval,
+            batch=self.options.login_history_batch,
+            capacity=self.options.login_history_capacity,
+            enabled=self.options.login_history,
+        )
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[socket.socket] = []
@@ -131,6 +144,7 @@ class ImapServer:
         spreads new connections among their listeners: how `imapd --workers N` shares a port. Only
         sockets of the same user that all set the option can join, so a stranger cannot."""
         await self.events.start()
+        self.history.start()
         return self.listen(host, port, reuse_port=reuse_port)
 
     def listen(
@@ -261,7 +275,15 @@ class ImapServer:
             sock.close()
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        connection = Connection(conn_id=conn_id, reader=reader, writer=writer, peer=str(peer[0]), server=self)
+        ssl_object = transport.get_extra_info("ssl_object")
+        connection = Connection(
+            conn_id=conn_id,
+            reader=reader,
+            writer=writer,
+            peer=str(peer[0]),
+            server=self,
+            tls_version=(ssl_object.version() or "") if ssl_object is not None else "",
+        )
         connection.session.ticket = ticket
         connection.session.login_deadline = accepted + self.options.login_timeout  # handshake included
         self.connections.add(connection)
@@ -322,4 +344,5 @@ class ImapServer:
                 task.cancel()
             if pending:  # let them unwind: that cancels their database statements (imapd.dbpool)
                 await asyncio.wait(pending, timeout=CANCEL_WAIT)
+        await self.history.close()  # the logins of the sessions that just ended, too
         await self.events.stop()

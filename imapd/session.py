@@ -25,6 +25,7 @@ from mailkite.events import publish as events
 
 if TYPE_CHECKING:
     from imapd.admission import Ticket
+    from imapd.history import Attempt
     from imapd.server import ImapServer
     from imapd.snapshot import FolderView
     from imapd.store import MessageState
@@ -45,9 +46,11 @@ class Session:
         ask: Callable[[bytes], Awaitable[bytes]],
         read_line: Callable[[], Awaitable[bytes]],
         end: Callable[[str], None],
+        tls_version: str = "",
     ) -> None:
         self.conn_id = conn_id
         self.peer = peer
+        self.tls_version = tls_version  # "TLSv1.3": for the login history
         self.server = server
         self.pools = server.pools
         self.options = server.options
@@ -63,6 +66,7 @@ class Session:
         self.verified: Verified | None = None
         self.view: FolderView | None = None
         self.client_name = ""
+        self.login: Attempt | None = None  # this session's successful login, in the history
         self.logged_out = False
         self.checked_at = 0.0
         self.saved_search: list[int] = []

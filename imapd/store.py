@@ -19,7 +19,9 @@ from imapd import limits
 from mailkite.events import publish as events
 from mailkite.mail import blobstore
 from mailkite.mail.models import Expunged, Folder, Message
+from passwords import logins
 from passwords import service as credentials
+from passwords.logins import LoginRow, Rename, Written
 
 Row = dict[str, Any]
 IN_CHUNK = 900  # stays below SQLite's host-parameter limit on every version
@@ -51,6 +53,11 @@ def login(password: str) -> credentials.Verified:
 
 def record_use(app_password_id: int, ip: str | None, client_name: str = "") -> bool:
     return credentials.record_use(app_password_id=app_password_id, ip=ip, client_name=client_name)
+
+
+def write_logins(rows: Sequence[LoginRow], renames: Sequence[Rename]) -> list[Written]:
+    """One batch of login history (imapd.history): one bulk INSERT, in one transaction."""
+    return logins.write_logins(rows, renames)
 
 
 def still_valid(app_password_id: int) -> bool:

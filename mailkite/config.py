@@ -161,6 +161,10 @@ class Config:
     imap_proxy_bind_host: str = "127.0.0.1"
     imap_proxy_bind_port: int | None = None
     proxy_trusted_networks: tuple[str, ...] = ()
+    # Login history (issue 15): rows older than this many days are pruned; the dashboard's address
+    # for links in emails (new-login alerts' revoke link).
+    login_history_days: int = 90
+    dashboard_url: str = "http://localhost:8000"
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -249,6 +253,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         imap_proxy_bind_host=env.get("IMAP_PROXY_BIND_HOST") or env.get("IMAP_BIND_HOST", "127.0.0.1"),
         imap_proxy_bind_port=_proxy_port(env),
         proxy_trusted_networks=_proxy_trusted(env),
+        login_history_days=_int(env, "LOGIN_HISTORY_DAYS", 90, minimum=1),
+        dashboard_url=(env.get("DASHBOARD_URL", "").strip() or "http://localhost:8000").rstrip("/"),
     )
 
 

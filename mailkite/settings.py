@@ -134,6 +134,9 @@ CELERY_BEAT_SCHEDULE = {
     "verify-domains-hourly": {"task": "mailkite.mail.tasks.verify_all_domains", "schedule": 3600.0},
     # Walks the whole blob store, so not hourly; with the day's grace a blob goes within 30 hours.
     "collect-blobs": {"task": "mailkite.mail.tasks.collect_blobs", "schedule": 6 * 3600.0},
+    # Login history (issue 15): pending new-login alerts go out within a minute; old rows daily.
+    "send-login-alerts": {"task": "passwords.tasks.send_login_alerts", "schedule": 30.0},
+    "prune-login-history": {"task": "passwords.tasks.prune_login_history", "schedule": 24 * 3600.0},
 }
 # Mail to users (domain warnings): printed to the console until an SMTP host is configured.
 EMAIL_BACKEND = (

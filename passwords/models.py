@@ -116,3 +116,9 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.target}"
+
+
+# Login history and new-login alerts live in their own module (issue 15, points 4 and 5).
+from passwords.models_logins import LoginAlertPreference, LoginRecord, LoginSighting  # noqa: E402
+
+__all__ = ["ApiKey", "AppPassword", "AuditEntry", "LoginAlertPreference", "LoginRecord", "LoginSighting"]

@@ -38,19 +38,28 @@ CLIENT_NAME_MAX = 100
 
 
 class AuthenticationFailed(Exception):
-    """Wrong, unknown or revoked password; `api_key` when an API key was given instead."""
+    """Wrong, unknown or revoked password; `api_key` when an API key was given instead.
 
-    def __init__(self, *, api_key: bool = False) -> None:
+    For the login history (passwords.logins): `app_password_id` names the password when its key id
+    exists, and `reason` is a short code (wrong-secret, revoked, ...). Neither reaches the client.
+    """
+
+    def __init__(
+        self, *, api_key: bool = False, app_password_id: int | None = None, reason: str = ""
+    ) -> None:
         super().__init__("authentication failed")
         self.api_key = api_key
+        self.app_password_id = app_password_id
+        self.reason = reason
 
 
 class MailboxUnavailable(Exception):
     """The password is right but its domain may not use IMAP; `reason` says why in words."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, app_password_id: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.app_password_id = app_password_id
 
 
 @dataclass(frozen=True)
@@ -174,16 +183,20 @@ def verify_app_password(password: str) -> Verified:
         try:
             _hasher().verify(row.hash, password)
         except argon2.exceptions.VerificationError:
-            raise AuthenticationFailed() from None
+            raise AuthenticationFailed(app_password_id=row.pk, reason="wrong-secret") from None
         except argon2.exceptions.InvalidHashError:
-            raise AuthenticationFailed() from None
+            raise AuthenticationFailed(app_password_id=row.pk, reason="wrong-secret") from None
         verified_cache.remember(password, row.hash)
     domain = row.mailbox.domain
-    if row.revoked_at is not None or not row.owner.is_active or domain.owner_id != row.owner_id:
-        raise AuthenticationFailed()
+    if row.revoked_at is not None:
+        raise AuthenticationFailed(app_password_id=row.pk, reason="revoked")
+    if not row.owner.is_active:
+        raise AuthenticationFailed(app_password_id=row.pk, reason="account-disabled")
+    if domain.owner_id != row.owner_id:
+        raise AuthenticationFailed(app_password_id=row.pk, reason="domain-owner-changed")
     refusal = domain.imap_refusal()
     if refusal is not None:
-        raise MailboxUnavailable(refusal)
+        raise MailboxUnavailable(refusal, app_password_id=row.pk)
     return Verified(
         app_password_id=row.pk,
         key_id=row.key_id,

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from passwords import views
+from passwords import history_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +18,12 @@ urlpatterns = [
     path("settings/imap/", views.imap_settings, name="imap-settings"),
     path("settings/imap/new/", views.app_password_new, name="app-password-new"),
     path("settings/imap/<int:pk>/revoke/", views.app_password_revoke, name="app-password-revoke"),
+    path("settings/imap/<int:pk>/logins/", history_views.app_password_logins, name="app-password-logins"),
+    path("settings/imap/alerts/", history_views.login_alerts, name="login-alerts"),
+    # The revoke link of a new-login alert email (signed token; asks for the account password).
+    path(
+        "settings/imap/revoke-link/<str:token>/", history_views.revoke_from_alert, name="login-alert-revoke"
+    ),
     path("settings/imap/addresses/new/", views.mailbox_new, name="mailbox-new"),
     path(
         "settings/imap/addresses/<int:pk>/profile.mobileconfig", views.mailbox_profile, name="mailbox-profile"

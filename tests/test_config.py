@@ -171,3 +171,10 @@ def test_the_proxy_listener_is_off_unless_its_port_is_set():
 def test_bad_proxy_settings_are_refused_in_words(env, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         config.load(env)
+
+
+def test_login_history_days_and_dashboard_url() -> None:
+    defaults = config.load({})
+    assert (defaults.login_history_days, defaults.dashboard_url) == (90, "http://localhost:8000")
+    custom = config.load({"LOGIN_HISTORY_DAYS": "30", "DASHBOARD_URL": "https://mail.example.com/"})
+    assert (custom.login_history_days, custom.dashboard_url) == (30, "https://mail.example.com")

@@ -22,6 +22,7 @@ from imapd import capabilities, store, texts
 from imapd.command import Authenticate, Login
 from imapd.dbpool import QueueFull, ShareExceeded
 from imapd.dispatch import NOT_AUTHENTICATED, Reply, handles
+from imapd.history import Attempt
 from imapd.responses import Bad, Bye, Done, No
 from passwords import tokens
 from passwords.service import AuthenticationFailed, MailboxUnavailable
@@ -63,6 +64,8 @@ async def _authenticate(session: Session, password: bytes) -> Done:
     try:
         verified = await session.pools.run_login_for(tuple(keys), store.login, text)
     except AuthenticationFailed as failure:
+        if key and failure.app_password_id is not None:  # unknown key ids: no account to tell
+            _history(session, key.key_id, failure.app_password_id, "refused", failure.reason)
         await _penalise(
             session, keys, "an API key" if failure.api_key else "wrong, unknown or revoked password"
         )
@@ -70,8 +73,12 @@ async def _authenticate(session: Session, password: bytes) -> Done:
             texts.API_KEY_GIVEN if failure.api_key else texts.AUTH_FAILED, "AUTHENTICATIONFAILED"
         ) from None
     except MailboxUnavailable as refusal:
+        if key and refusal.app_password_id is not None:
+            _history(session, key.key_id, refusal.app_password_id, "refused", "mailbox-unavailable")
         raise No(texts.no_mailbox(refusal.reason), "CONTACTADMIN") from None
     except QueueFull as full:
+        if key:  # not looked up: the history write keeps it only if the key id exists
+            _history(session, key.key_id, None, "refused", "login-queue-full")
         await _penalise(
             session, keys, f"login queue full ({'share' if isinstance(full, ShareExceeded) else 'all'})"
         )
@@ -83,10 +90,29 @@ async def _authenticate(session: Session, password: bytes) -> Done:
     if session.ticket is not None:
         too_many = session.server.admission.log_in(session.ticket, verified.mailbox_id)
         if too_many is not None:
+            _history(session, verified.key_id, verified.app_password_id, "refused", "too-many-connections")
             raise Bye(too_many)
     session.logged_in(verified)
+    session.login = _history(session, verified.key_id, verified.app_password_id, "success", "")
     await session.record_use()
     return Done("Logged in", code=f"CAPABILITY {capabilities.line(True)}")
+
+
+def _history(
+    session: Session, key_id: str, app_password_id: int | None, outcome: str, reason: str
+) -> Attempt | None:
+    """Queue this login for the login history (imapd.history writes it in a batch)."""
+    return session.server.history.record(
+        Attempt(
+            key_id=key_id,
+            app_password_id=app_password_id,
+            ip=session.peer,
+            tls_version=session.tls_version,
+            outcome=outcome,
+            reason=reason,
+            client_name=session.client_name,  # an ID sent before LOGIN
+        )
+    )
 
 
 async def _penalise(session: Session, keys: list[str], reason: str) -> None:

@@ -41,6 +41,8 @@ async def id_(session: Session, command: Id) -> AsyncIterator[Reply]:
     for field, value in command.params or ():
         if field.lower() == "name" and value:
             session.client_name = value
+            if session.login is not None:  # ID after LOGIN names the login's history row too
+                session.server.history.name_client(session.login, value)
             if session.verified is not None:
                 await session.record_use(force_client=True)
     yield Untagged(b'ID ("name" "MailKite")')

@@ -26,6 +26,7 @@ from mailkite.mail import services as mail_services
 from mailkite.mail.models import Domain, Mailbox
 from passwords import reauth, service
 from passwords import scopes as api_scopes
+from passwords.api.logins import LoginHistoryMixin
 from passwords.api.pagination import ParameterInvalid
 from passwords.api.problems import ProblemException
 from passwords.api.serializers import (
@@ -87,6 +88,7 @@ def _invalid(error: service.Invalid) -> serializers.ValidationError:
     ),
 )
 class AppPasswordViewSet(
+    LoginHistoryMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -99,6 +101,7 @@ class AppPasswordViewSet(
         "retrieve": api_scopes.APP_PASSWORDS_READ,
         "create": api_scopes.APP_PASSWORDS_WRITE,
         "destroy": api_scopes.APP_PASSWORDS_WRITE,
+        "logins": api_scopes.APP_PASSWORDS_READ,
     }
 
     def get_queryset(self) -> QuerySet[AppPassword]:

@@ -296,6 +296,7 @@ def test_the_schema_and_offline_docs() -> None:
     assert set(spec["paths"]) == {
         "/api/v1/app-passwords/",
         "/api/v1/app-passwords/{id}/",
+        "/api/v1/app-passwords/{id}/logins/",
         "/api/v1/domains/",
         "/api/v1/domains/{name}/",
         "/api/v1/domains/{name}/verify/",
