@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('passwords', '0003_api_key_scopes'),
+        ('passwords', '0005_login_history_alerts'),
     ]
 
     operations = [
