@@ -134,6 +134,8 @@ CELERY_BEAT_SCHEDULE = {
     "verify-domains-hourly": {"task": "mailkite.mail.tasks.verify_all_domains", "schedule": 3600.0},
     # Walks the whole blob store, so not hourly; with the day's grace a blob goes within 30 hours.
     "collect-blobs": {"task": "mailkite.mail.tasks.collect_blobs", "schedule": 6 * 3600.0},
+    # App-password expiry reminders, 7 days and 1 day before (passwords/reminders.py).
+    "expiry-reminders": {"task": "passwords.tasks.send_expiry_reminders", "schedule": 3600.0},
 }
 # Mail to users (domain warnings): printed to the console until an SMTP host is configured.
 EMAIL_BACKEND = (
