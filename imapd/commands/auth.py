@@ -24,7 +24,7 @@ from imapd.dbpool import QueueFull, ShareExceeded
 from imapd.dispatch import NOT_AUTHENTICATED, Reply, handles
 from imapd.responses import Bad, Bye, Done, No
 from passwords import tokens
-from passwords.service import AuthenticationFailed, MailboxUnavailable
+from passwords.service import AddressNotAllowed, AuthenticationFailed, MailboxUnavailable, PasswordExpired
 
 if TYPE_CHECKING:
     from imapd.session import Session
@@ -61,7 +61,13 @@ async def _authenticate(session: Session, password: bytes) -> Done:
     key = tokens.parse(text)
     keys = [session.server.penalties.address(session.peer)] + ([f"key:{key.key_id}"] if key else [])
     try:
-        verified = await session.pools.run_login_for(tuple(keys), store.login, text)
+        verified = await session.pools.run_login_for(tuple(keys), store.login, text, session.peer)
+    except PasswordExpired as expired:
+        await _penalise(session, keys, "expired password")
+        raise No(texts.expired(expired.day), "AUTHENTICATIONFAILED") from None
+    except AddressNotAllowed as outside:
+        await _penalise(session, keys, "address not in the password's allowed networks")
+        raise No(texts.not_from(outside.address), "AUTHENTICATIONFAILED") from None
     except AuthenticationFailed as failure:
         await _penalise(
             session, keys, "an API key" if failure.api_key else "wrong, unknown or revoked password"
