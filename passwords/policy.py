@@ -99,8 +99,8 @@ def describe_remaining(expires_at: datetime | None, *, now: datetime) -> str:
     if expires_at <= now:
         return f"expired on {expiry_day(expires_at)}"
     left = expires_at - now
-    if left >= timedelta(days=2):
-        return f"expires in {left.days} days"
+    if left >= timedelta(days=2):  # rounded: a password made "for 7 days" reads 7, not 6
+        return f"expires in {(left + timedelta(hours=12)).days} days"
     if left >= timedelta(hours=2):
         return f"expires in {int(left.total_seconds() // 3600)} hours"
     minutes = max(1, int(left.total_seconds() // 60))
