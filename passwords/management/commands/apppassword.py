@@ -1,8 +1,10 @@
 """`manage.py apppassword create|list|revoke`: app-passwords from the command line.
 
 `create` prints the secret once, alone on its line on stdout, so scripts can capture it; the
-rest of what it says goes to stderr. Both create and revoke go through the credential service's
-audited functions, with the dashboard's label rules, and are recorded as made on the command line.
+rest of what it says goes to stderr. It takes the optional limits of passwords/policy.py:
+--expires, --networks and --read-only; `list` shows them. Both create and revoke go through the
+credential service's audited functions, with the dashboard's label rules, and are recorded as made
+on the command line.
 """
 
 from __future__ import annotations
@@ -10,10 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from mailkite.mail import services
-from passwords import service
+from passwords import policy, service
 from passwords.models import AppPassword
+
+
+def _limits(row: AppPassword) -> str:
+    """The password's limits in words, e.g. "read-only, expires in 7 days, from 192.0.2.0/24"."""
+    parts = [row.scope] if row.read_only else []
+    if row.expires_at is not None and row.revoked_at is None:
+        parts.append(policy.describe_remaining(row.expires_at, now=timezone.now()))
+    if row.allowed_networks:
+        parts.append("from " + " ".join(row.allowed_networks))
+    return ", ".join(parts)
 
 
 class Command(BaseCommand):
@@ -24,6 +37,21 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="create one and print its secret once")
         create.add_argument("--mailbox", required=True, metavar="ADDRESS")
         create.add_argument("--label", required=True)
+        create.add_argument(
+            "--expires",
+            metavar="WHEN",
+            help="never (default), 7, 30, 90 or 365 days, or a date YYYY-MM-DD (stops 00:00 UTC that day)",
+        )
+        create.add_argument(
+            "--networks",
+            metavar="LIST",
+            help="addresses or CIDR blocks logins may come from, separated by commas (default: anywhere)",
+        )
+        create.add_argument(
+            "--read-only",
+            action="store_true",
+            help="reading only: nothing is marked read, flags cannot change",
+        )
         listing = sub.add_parser("list", help="list app-passwords (never their secrets)")
         listing.add_argument("--mailbox", metavar="ADDRESS")
         revoke = sub.add_parser("revoke", help="revoke one at once, by key id or number")
@@ -41,12 +69,20 @@ class Command(BaseCommand):
             raise CommandError(f"No mailbox {options['mailbox']}; create it with `manage.py createmailbox`.")
         try:
             row, secret = service.user_create_app_password(
-                actor=service.command_line(), mailbox=mailbox, label=options["label"]
+                actor=service.command_line(),
+                mailbox=mailbox,
+                label=options["label"],
+                expires=options["expires"],
+                allowed_networks=policy.split_networks(options["networks"] or ""),
+                scope=policy.READ_ONLY if options["read_only"] else policy.READ_AND_FLAG,
             )
         except service.Invalid as error:
             raise CommandError(str(error)) from None
+        limits = _limits(row)
         self.stderr.write(
-            f"App-password {row.display} ({row.label}) for {mailbox.address}; it is shown once:"
+            f"App-password {row.display} ({row.label}) for {mailbox.address}"
+            + (f", {limits}" if limits else "")
+            + "; it is shown once:"
         )
         self.stdout.write(secret)
         refusal = mailbox.domain.imap_refusal()
@@ -60,11 +96,12 @@ class Command(BaseCommand):
             rows = rows.filter(mailbox__local_part=local.lower(), mailbox__domain__name=domain)
         for row in rows:
             used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never used"
-            status = "revoked" if row.revoked_at else "active"
+            limits = _limits(row)
             self.stdout.write(
-                f"{row.pk}\t{row.display}\t{row.mailbox.address}\t{row.label}\t{status}\t{used}"
+                f"{row.pk}\t{row.display}\t{row.mailbox.address}\t{row.label}\t{row.status}\t{used}"
                 + (f" from {row.last_used_ip}" if row.last_used_ip else "")
                 + (f" by {row.last_used_client}" if row.last_used_client else "")
+                + (f"\t{limits}" if limits else "")
             )
 
     def _revoke(self, options: dict[str, Any]) -> None:
