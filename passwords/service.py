@@ -540,6 +540,7 @@ def user_update_app_password(
             actor, what="give an app-password a later expiry, more networks or flag rights",
             scope=api_scopes.APP_PASSWORDS_WRITE,
         )
+    changes = {name: value for name, value in changes.items() if getattr(app_password, name) != value}
     if not changes:
         return app_password
     with transaction.atomic():

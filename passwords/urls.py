@@ -18,6 +18,7 @@ urlpatterns = [
     path("settings/imap/", views.imap_settings, name="imap-settings"),
     path("settings/imap/new/", views.app_password_new, name="app-password-new"),
     path("settings/imap/<int:pk>/revoke/", views.app_password_revoke, name="app-password-revoke"),
+    path("settings/imap/<int:pk>/limits/", views.app_password_limits, name="app-password-limits"),
     path("settings/imap/addresses/new/", views.mailbox_new, name="mailbox-new"),
     path(
         "settings/imap/addresses/<int:pk>/profile.mobileconfig", views.mailbox_profile, name="mailbox-profile"
