@@ -174,3 +174,21 @@ def test_making_a_password_read_only_ends_its_flagging_sessions(connect, account
     wire.send("i IDLE")
     assert wire.response().startswith(b"+ ")
     assert wire.response() == b"* BYE This app-password was made read-only; log in again to continue."
+
+
+def test_a_sooner_expiry_moves_the_live_sessions_timer(connect, account):
+    """A changed expiry reaches live sessions through the credential event, as the service sends it."""
+    from mailkite.events import publish as events
+
+    secret = new_password(account, expires="30")
+    wire = Wire(connect())
+    wire.login(secret)
+    wire.ok("s SELECT INBOX")
+    row = key_row(secret)
+    soon = timezone.now() + timedelta(seconds=1.5)
+    AppPassword.objects.filter(pk=row.pk).update(expires_at=soon)
+    events.publish(events.CREDENTIAL, row.pk)
+    wire.send("i IDLE")
+    assert wire.response().startswith(b"+ ")
+    assert wire.response().startswith(b"* BYE This app-password expired on ")
+    assert timezone.now() >= soon
