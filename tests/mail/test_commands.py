@@ -375,3 +375,14 @@ def test_apppassword_create_refuses_bad_limits():
             "apppassword", "create", "--mailbox", "you@example.com", "--label", "x", "--networks", "10.1.1.300"
         )
     assert not AppPassword.objects.filter(label="x").exists()
+
+
+def test_apppassword_limits_changes_an_active_password():
+    make_account()
+    row = AppPassword.objects.get()
+    out, _ = run("apppassword", "limits", row.key_id, "--expires", "7", "--networks", "10.0.0.0/8", "--read-only")
+    assert out == f"mk_imap_{row.key_id}_… (Test client): read-only, expires in 7 days, from 10.0.0.0/8.\n"
+    out, _ = run("apppassword", "limits", str(row.pk), "--expires", "never", "--networks", "", "--read-and-flag")
+    assert out == f"mk_imap_{row.key_id}_… (Test client): no limits.\n"
+    with pytest.raises(CommandError, match="Expiry in days must be one of"):
+        run("apppassword", "limits", row.key_id, "--expires", "3")
