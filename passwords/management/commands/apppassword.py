@@ -1,4 +1,4 @@
-"""`manage.py apppassword create|list|revoke`: app-passwords from the command line.
+"""`manage.py apppassword create|list|limits|revoke`: app-passwords from the command line.
 
 `create` prints the secret once, alone on its line on stdout, so scripts can capture it; the
 rest of what it says goes to stderr. It takes the optional limits of passwords/policy.py:
