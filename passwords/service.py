@@ -8,6 +8,8 @@ label rules and write the audit entry naming the door.
 Verification (DESIGN §4): checksum (no database) → one indexed lookup by key id → one argon2id
 verify, skipped when the same password verified recently in this process. Unknown id, wrong
 secret and revoked password all raise the same AuthenticationFailed; the caller applies the delay.
+Only once the secret is right do an expired password (PasswordExpired) and a login from outside
+its allowed networks (AddressNotAllowed) get their own sentences: both subclass it (issue 15).
 """
 
 from __future__ import annotations
