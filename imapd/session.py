@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import Error as DatabaseError
@@ -22,6 +23,7 @@ from imapd.dispatch import HANDLERS, State
 from imapd.render import compact_set, fetch_flags
 from imapd.responses import Bad, Bye, CommandError, Done, No, Untagged, tagged
 from mailkite.events import publish as events
+from passwords.service import expired_text
 
 if TYPE_CHECKING:
     from imapd.admission import Ticket
@@ -80,6 +82,7 @@ class Session:
         self.ticket: Ticket | None = None
         self.failed_logins = 0  # LOGIN/AUTHENTICATE failures on this connection
         self.quiet = False  # this command logged (or summarised) its own line: no access line
+        self._expiry_timer: asyncio.TimerHandle | None = None
 
     # -- facts the connection asks about -------------------------------------------------------
 
@@ -121,6 +124,11 @@ class Session:
         return "IMAP4rev2" in self.enabled
 
     @property
+    def read_only(self) -> bool:
+        """A read-only app-password (passwords.policy): FETCH peeks, STORE is refused."""
+        return self.verified is not None and self.verified.read_only
+
+    @property
     def mailbox_id(self) -> int:
         assert self.verified is not None
         return self.verified.mailbox_id
@@ -150,6 +158,19 @@ class Session:
         for kind, key in ((events.CREDENTIAL, verified.app_password_id), (events.DOMAIN, verified.domain_id)):
             self._watching.append((kind, key, self._on_credential_change))
             self.server.events.watch(kind, key, self._on_credential_change)
+        self._schedule_expiry(verified.expires_at)
+
+    def _schedule_expiry(self, expires_at: datetime | None) -> None:
+        """End the session at the moment its password expires (issue 15.1), not at the next
+        re-check; a changed expiry (a credential event) moves the timer."""
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
+        if expires_at is None:
+            return
+        delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+        text = texts.ascii_only(expired_text(expires_at))
+        self._expiry_timer = asyncio.get_running_loop().call_later(delay, self.end, text)
 
     def _on_folder_change(self, kind: str, key: int) -> None:
         self.woken_at = time.monotonic()
@@ -161,12 +182,18 @@ class Session:
     async def _revalidate(self) -> None:
         if self.verified is None:
             return
+        verified = self.verified
         try:
-            refusal = await self.pools.run(store.session_refusal, self.verified.app_password_id)
+            refusal = await self.pools.run(
+                store.session_refusal, verified.app_password_id, self.peer, verified.scope
+            )
+            expires_at = await self.pools.run(store.expires_at, verified.app_password_id)
         except Exception:  # an outage is not a revocation; the periodic re-check tries again
             return
         if refusal is not None:
             self.end(texts.ascii_only(refusal))
+        elif self.verified is not None:
+            self._schedule_expiry(expires_at)
 
     async def pending_updates(self, *, fresh_after: float | None = None) -> list[Untagged]:
         """Other sessions' changes to the selected folder, as EXISTS and FETCH (FLAGS) lines.
@@ -266,13 +293,19 @@ class Session:
         """Sessions re-check their password every few minutes in case a revocation event was lost."""
         if self.verified is None or time.monotonic() - self.checked_at < RECHECK_SECONDS:
             return
-        refusal = await self.pools.run(store.session_refusal, self.verified.app_password_id)
+        verified = self.verified
+        refusal = await self.pools.run(
+            store.session_refusal, verified.app_password_id, self.peer, verified.scope
+        )
         if refusal is not None:
             raise Bye(texts.ascii_only(refusal))
         self.checked_at = time.monotonic()
 
     async def close(self) -> None:
         self.deselect()
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
         for watch in self._watching:
             self.server.events.unwatch(*watch)
         self._watching.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -22,6 +23,7 @@ from mailkite.mail.models import Expunged, Folder, Message
 from passwords import logins
 from passwords import service as credentials
 from passwords.logins import LoginRow, Rename, Written
+from passwords.models import AppPassword
 
 Row = dict[str, Any]
 IN_CHUNK = 900  # stays below SQLite's host-parameter limit on every version
@@ -47,8 +49,8 @@ class MessageState:
     modseq: int
 
 
-def login(password: str) -> credentials.Verified:
-    return credentials.verify_app_password(password)
+def login(password: str, peer: str | None = None) -> credentials.Verified:
+    return credentials.verify_app_password(password, peer=peer)
 
 
 def record_use(app_password_id: int, ip: str | None, client_name: str = "") -> bool:
@@ -64,8 +66,12 @@ def still_valid(app_password_id: int) -> bool:
     return credentials.is_still_valid(app_password_id)
 
 
-def session_refusal(app_password_id: int) -> str | None:
-    return credentials.session_refusal(app_password_id)
+def session_refusal(app_password_id: int, peer: str | None = None, scope: str | None = None) -> str | None:
+    return credentials.session_refusal(app_password_id, peer=peer, scope=scope)
+
+
+def expires_at(app_password_id: int) -> datetime | None:
+    return AppPassword.objects.filter(pk=app_password_id).values_list("expires_at", flat=True).first()
 
 
 def _info(folder: Folder) -> FolderInfo:

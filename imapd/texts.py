@@ -25,6 +25,22 @@ TOO_MANY_FOR_MAILBOX = (
 )
 
 
+EXPIRED = "This app-password expired on {day}; create a new one in Settings > IMAP."
+NOT_FROM = "This app-password may not be used from {address}."
+READ_ONLY_STORE = (
+    "This app-password is read-only: it can read mail but not change flags. "
+    "Create a read-and-flag app-password in Settings > IMAP to mark, star or tag messages."
+)
+
+
+def expired(day: str) -> str:
+    return EXPIRED.format(day=day)
+
+
+def not_from(address: str) -> str:
+    return ascii_only(NOT_FROM.format(address=address))
+
+
 def ascii_only(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 

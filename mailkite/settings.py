@@ -137,6 +137,8 @@ CELERY_BEAT_SCHEDULE = {
     # Login history (issue 15): pending new-login alerts go out within a minute; old rows daily.
     "send-login-alerts": {"task": "passwords.tasks.send_login_alerts", "schedule": 30.0},
     "prune-login-history": {"task": "passwords.tasks.prune_login_history", "schedule": 24 * 3600.0},
+    # App-password expiry reminders, 7 days and 1 day before (passwords/reminders.py).
+    "expiry-reminders": {"task": "passwords.tasks.send_expiry_reminders", "schedule": 3600.0},
 }
 # Mail to users (domain warnings): printed to the console until an SMTP host is configured.
 EMAIL_BACKEND = (

@@ -1,7 +1,9 @@
 """Admin for credentials and their audit trail. Hashes are never shown; secrets are never stored.
 
 Revoking goes through the credential service (an action), so live IMAP sessions end and the
-audit trail records it; revoked_at is read-only here for that reason.
+audit trail records it; revoked_at is read-only here for that reason. So are the limits
+(expiry, allowed networks, scope): they change through the service, which validates, audits and
+re-checks live sessions (dashboard, API or `manage.py apppassword limits`).
 """
 
 from django.contrib import admin
@@ -15,8 +17,18 @@ from passwords.service import Actor, user_revoke_app_password
 
 @admin.register(AppPassword)
 class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("label", "display", "mailbox", "owner", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("revoked_at",)
+    list_display = (
+        "label",
+        "display",
+        "mailbox",
+        "owner",
+        "scope",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("revoked_at", "scope")
     search_fields = ("label", "key_id", "owner__username")
     exclude = ("hash",)
     readonly_fields = (
@@ -28,6 +40,10 @@ class AppPasswordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_used_ip",
         "last_used_client",
         "revoked_at",
+        "expires_at",
+        "allowed_networks",
+        "scope",
+        "expiry_reminded_days",
     )
     actions = ["revoke_selected"]
 

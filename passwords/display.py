@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from passwords import policy
 from passwords.models import AppPassword
 
 
@@ -47,9 +48,21 @@ def last_used_text(row: AppPassword, now: datetime | None = None) -> str:
 
 
 def status_text(row: Any) -> str:
+    """`Active`, `Active, expires in 3 days`, `Expired on 2027-03-01` or `Revoked 2 d ago`."""
     if row.revoked_at is not None:
         return f"Revoked {ago(row.revoked_at)}"
-    return "Active"
+    left = policy.describe_remaining(getattr(row, "expires_at", None), now=timezone.now())
+    if left.startswith("expired"):
+        return left[:1].upper() + left[1:]
+    return f"Active, {left}" if left else "Active"
+
+
+def limits_text(row: AppPassword) -> str:
+    """The other limits in words for the list: `Read only · from 192.0.2.0/24`, or empty."""
+    parts = ["Read only"] if row.read_only else []
+    if row.allowed_networks:
+        parts.append("from " + ", ".join(row.allowed_networks))
+    return " · ".join(parts)
 
 
 def live_payload(row: AppPassword, *, login_now: bool = False) -> dict[str, Any]:
@@ -61,7 +74,7 @@ def live_payload(row: AppPassword, *, login_now: bool = False) -> dict[str, Any]
     return {
         "type": "app_password",
         "id": row.pk,
-        "status": "active" if row.revoked_at is None else "revoked",
+        "status": row.status,
         "status_text": status_text(row),
         "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
         "last_used_ip": row.last_used_ip,

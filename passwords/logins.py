@@ -36,6 +36,8 @@ REASONS = {
     "mailbox-unavailable": "the domain cannot use IMAP now (not MX-verified, or zero-retention)",
     "too-many-connections": "too many connections from one address to this mailbox",
     "login-queue-full": "the server was too busy to check the password",
+    "expired": "the password has expired",
+    "address-not-allowed": "the address is outside the password's allowed networks",
 }
 
 

@@ -6,10 +6,14 @@ Rows are never deleted: revoking sets revoked_at, so the audit trail and last-us
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from mailkite.mail.models import Mailbox
+from passwords.policy import READ_AND_FLAG, READ_ONLY, SCOPE_CHOICES
 
 
 class Credential(models.Model):
@@ -41,6 +45,15 @@ class AppPassword(Credential):
     )
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="app_passwords")
     last_used_client = models.CharField(max_length=100, blank=True)
+    # The limits of passwords/policy.py: until when, from where, and how much (issue 15).
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="logins stop at this moment")
+    allowed_networks = models.JSONField(
+        default=list, blank=True, help_text="addresses or CIDR blocks logins may come from; empty: anywhere"
+    )
+    scope = models.CharField(max_length=16, choices=SCOPE_CHOICES, default=READ_AND_FLAG)
+    # The smallest policy.REMINDER_DAYS threshold already emailed about (or passed at creation),
+    # so the periodic task sends each reminder once.
+    expiry_reminded_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -54,6 +67,20 @@ class AppPassword(Credential):
     @property
     def display(self) -> str:
         return f"{self.PREFIX}{self.key_id}_…"
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    @property
+    def status(self) -> str:
+        """active, expired or revoked: what the lists show."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired() else "active"
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == READ_ONLY
 
 
 class ApiKey(Credential):
@@ -81,6 +108,7 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         APP_PASSWORD_CREATED = "app_password.created", "created the app-password"
         APP_PASSWORD_REVOKED = "app_password.revoked", "revoked the app-password"
+        APP_PASSWORD_CHANGED = "app_password.changed", "changed the limits of the app-password"
         API_KEY_CREATED = "api_key.created", "created the API key"
         API_KEY_REVOKED = "api_key.revoked", "revoked the API key"
         MAILBOX_CREATED = "mailbox.created", "added the address"

@@ -8,6 +8,8 @@ label rules and write the audit entry naming the door.
 Verification (DESIGN §4): checksum (no database) → one indexed lookup by key id → one argon2id
 verify, skipped when the same password verified recently in this process. Unknown id, wrong
 secret and revoked password all raise the same AuthenticationFailed; the caller applies the delay.
+Only once the secret is right do an expired password (PasswordExpired) and a login from outside
+its allowed networks (AddressNotAllowed) get their own sentences: both subclass it (issue 15).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from django.utils import timezone
 
 from mailkite.events import publish as events
 from mailkite.mail.models import Domain, Mailbox
+from passwords import policy, tokens
 from passwords import scopes as api_scopes
-from passwords import tokens
 from passwords.models import ApiKey, AppPassword, AuditEntry
+from passwords.policy import Limits
 
 LAST_USED_INTERVAL = timedelta(minutes=1)
 VERIFY_CACHE_SECONDS = 300
@@ -53,6 +56,23 @@ class AuthenticationFailed(Exception):
         self.reason = reason
 
 
+class PasswordExpired(AuthenticationFailed):
+    """The right password, past its expiry: refused with its own sentence (passwords.policy)."""
+
+    def __init__(self, expires_at: datetime, *, app_password_id: int | None = None) -> None:
+        super().__init__(app_password_id=app_password_id, reason="expired")
+        self.expires_at = expires_at
+        self.day = policy.expiry_day(expires_at)
+
+
+class AddressNotAllowed(AuthenticationFailed):
+    """The right password, from an address outside its allowed networks; `address` is the one seen."""
+
+    def __init__(self, address: str, *, app_password_id: int | None = None) -> None:
+        super().__init__(app_password_id=app_password_id, reason="address-not-allowed")
+        self.address = address
+
+
 class MailboxUnavailable(Exception):
     """The password is right but its domain may not use IMAP; `reason` says why in words."""
 
@@ -69,6 +89,12 @@ class Verified:
     mailbox_id: int
     domain_id: int
     address: str
+    scope: str = policy.READ_AND_FLAG
+    expires_at: datetime | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == policy.READ_ONLY
 
 
 def _hasher() -> argon2.PasswordHasher:
@@ -125,15 +151,22 @@ def matches_hash(stored_hash: str, value: str) -> bool:
         return False
 
 
-def _insert_app_password(*, mailbox: Mailbox, label: str) -> tuple[AppPassword, str]:
+def _insert_app_password(
+    *, mailbox: Mailbox, label: str, limits: Limits | None = None
+) -> tuple[AppPassword, str]:
     """The row and its secret (shown only once); `label` is already clean: see user_create_app_password."""
     token = tokens.generate(tokens.IMAP)
+    limits = limits or Limits()
     row = AppPassword.objects.create(
         owner=mailbox.domain.owner,
         mailbox=mailbox,
         label=label,
         key_id=token.key_id,
         hash=hash_secret(token.value),
+        expires_at=limits.expires_at,
+        allowed_networks=limits.allowed_networks,
+        scope=limits.scope,
+        expiry_reminded_days=_reminders_passed(limits.expires_at, now=timezone.now()),
     )
     return row, token.value
 
@@ -165,8 +198,12 @@ def revoke_app_password(*, app_password: AppPassword) -> bool:
     return bool(changed)
 
 
-def verify_app_password(password: str) -> Verified:
-    """Check an app-password and its mailbox's eligibility. Synchronous: run it in a worker pool."""
+def verify_app_password(password: str, *, peer: str | None = None) -> Verified:
+    """Check an app-password and its mailbox's eligibility. Synchronous: run it in a worker pool.
+
+    `peer` is the client's address: imapd always gives it, and a password with allowed networks
+    is then refused elsewhere. Expiry and networks are read from the row every time, after the
+    secret is checked (a cached verification included), so they tell nothing to a guesser."""
     if tokens.looks_like_api_key(password):
         raise AuthenticationFailed(api_key=True)
     token = tokens.parse(password)
@@ -194,6 +231,10 @@ def verify_app_password(password: str) -> Verified:
         raise AuthenticationFailed(app_password_id=row.pk, reason="account-disabled")
     if domain.owner_id != row.owner_id:
         raise AuthenticationFailed(app_password_id=row.pk, reason="domain-owner-changed")
+    if row.expires_at is not None and row.expires_at <= timezone.now():
+        raise PasswordExpired(row.expires_at, app_password_id=row.pk)
+    if peer is not None and not policy.allows(row.allowed_networks, peer):
+        raise AddressNotAllowed(peer, app_password_id=row.pk)
     refusal = domain.imap_refusal()
     if refusal is not None:
         raise MailboxUnavailable(refusal, app_password_id=row.pk)
@@ -203,19 +244,39 @@ def verify_app_password(password: str) -> Verified:
         mailbox_id=row.mailbox_id,
         domain_id=domain.pk,
         address=row.mailbox.address,
+        scope=row.scope,
+        expires_at=row.expires_at,
     )
 
 
-def session_refusal(app_password_id: int) -> str | None:
-    """Why a live session must end now, in words, or None while it may go on."""
+def session_refusal(
+    app_password_id: int, *, peer: str | None = None, scope: str | None = None
+) -> str | None:
+    """Why a live session must end now, in words, or None while it may go on. `peer` and `scope`
+    are the session's: a list narrowed past its address, or a scope narrowed below the one it
+    logged in with, ends it too."""
     row = AppPassword.objects.select_related("mailbox__domain", "owner").filter(pk=app_password_id).first()
     if row is None or row.revoked_at is not None or not row.owner.is_active:
         return "This app-password was revoked."
+    if row.expires_at is not None and row.expires_at <= timezone.now():
+        return expired_text(row.expires_at)
+    if peer is not None and not policy.allows(row.allowed_networks, peer):
+        return f"This app-password may no longer be used from {peer}."
+    if scope == policy.READ_AND_FLAG and row.scope == policy.READ_ONLY:
+        return "This app-password was made read-only; log in again to continue."
     domain = row.mailbox.domain
     if domain.owner_id != row.owner_id:
         return "This app-password's domain has a new owner."
     refusal = domain.imap_refusal()
     return None if refusal is None else f"IMAP is off because {refusal}."
+
+
+def expired_text(expires_at: datetime) -> str:
+    """The sentence for an expired password, at LOGIN and in the BYE that ends its sessions."""
+    return (
+        f"This app-password expired on {policy.expiry_day(expires_at)}; "
+        "create a new one in Settings > IMAP."
+    )
 
 
 def is_still_valid(app_password_id: int) -> bool:
@@ -404,9 +465,41 @@ def clean_label(label: str) -> str:
     return cleaned
 
 
-def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> tuple[AppPassword, str]:
-    """Create an app-password for one of the actor's eligible mailboxes; the secret is returned once."""
+def _read_limits(*, expires: str | None, allowed_networks: Any, scope: str | None) -> Limits:
+    if allowed_networks is not None and not isinstance(allowed_networks, list | tuple):
+        raise Invalid({"allowed_networks": "Give the allowed networks as a list, like [\"192.0.2.0/24\"]."})
+    try:
+        return policy.read_limits(
+            expires=expires, allowed_networks=allowed_networks, scope=scope, now=timezone.now()
+        )
+    except policy.PolicyError as error:
+        raise Invalid({error.field: error.message}) from None
+
+
+def _reminders_passed(expires_at: datetime | None, *, now: datetime) -> int | None:
+    """The smallest reminder threshold already inside the time left: a password made to last 7
+    days needs no "expires in 7 days" email, only the 1-day one."""
+    if expires_at is None:
+        return None
+    passed = [days for days in policy.REMINDER_DAYS if expires_at - now <= timedelta(days=days)]
+    return min(passed) if passed else None
+
+
+def user_create_app_password(
+    *,
+    actor: Actor,
+    mailbox: Mailbox,
+    label: str,
+    expires: str | None = None,
+    allowed_networks: list[str] | None = None,
+    scope: str | None = None,
+) -> tuple[AppPassword, str]:
+    """Create an app-password for one of the actor's eligible mailboxes; the secret is returned once.
+
+    `expires`, `allowed_networks` and `scope` are read by passwords.policy (e.g. "30", "2027-03-01",
+    ["192.0.2.0/24"], "read-only"); Invalid names the field that cannot be read."""
     label = clean_label(label)
+    limits = _read_limits(expires=expires, allowed_networks=allowed_networks, scope=scope)
     _require_authority(actor, what="create an app-password", scope=api_scopes.APP_PASSWORDS_WRITE)
     with transaction.atomic():
         domain = Domain.objects.select_related("owner").get(pk=mailbox.domain_id)
@@ -420,7 +513,7 @@ def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> t
             raise Invalid({"label": f"You already have an active app-password labelled “{label}”."})
         try:
             with transaction.atomic():  # a savepoint: a racing twin must not break the transaction
-                row, secret = _insert_app_password(mailbox=mailbox, label=label)
+                row, secret = _insert_app_password(mailbox=mailbox, label=label, limits=limits)
         except IntegrityError:
             raise Invalid({"label": f"You already have an active app-password labelled “{label}”."}) from None
         _audit(
@@ -431,6 +524,66 @@ def user_create_app_password(*, actor: Actor, mailbox: Mailbox, label: str) -> t
             identifier=row.display,
         )
     return row, secret
+
+
+def user_update_app_password(
+    *,
+    actor: Actor,
+    app_password: AppPassword,
+    expires: str | None = None,
+    allowed_networks: list[str] | None = None,
+    scope: str | None = None,
+) -> AppPassword:
+    """Change the limits of an active password; None leaves a limit as it is (expires "never"
+    removes the expiry). Shortening, narrowing and making read-only need only the right to see
+    the password (and app-passwords:write for an API key); anything that gives it more power needs
+    the authority of creation (passwords.policy). Live sessions re-check at once."""
+    if not (actor.staff or actor.operator) and app_password.owner_id != actor.user.pk:
+        raise AppPassword.DoesNotExist()
+    if actor.api_key is not None:
+        _require_authority(actor, what="change app-passwords", scope=api_scopes.APP_PASSWORDS_WRITE)
+    if app_password.status != "active":
+        raise Invalid({"app_password": f"This app-password is {app_password.status}; create a new one."})
+    now = timezone.now()
+    changes: dict[str, Any] = {}
+    wider = False
+    if expires is not None:
+        try:
+            new_expiry = policy.parse_expiry(expires, now=now)
+        except policy.PolicyError as error:
+            raise Invalid({error.field: error.message}) from None
+        old_expiry = app_password.expires_at
+        wider |= old_expiry is not None and (new_expiry is None or new_expiry > old_expiry)
+        changes["expires_at"] = new_expiry
+        changes["expiry_reminded_days"] = _reminders_passed(new_expiry, now=now)
+    if allowed_networks is not None:
+        networks = _read_limits(expires=None, allowed_networks=allowed_networks, scope=None).allowed_networks
+        wider |= not policy.is_narrowing(app_password.allowed_networks, networks)
+        changes["allowed_networks"] = networks
+    if scope is not None:
+        new_scope = _read_limits(expires=None, allowed_networks=None, scope=scope).scope
+        wider |= app_password.scope == policy.READ_ONLY and new_scope != policy.READ_ONLY
+        changes["scope"] = new_scope
+    if wider:
+        _require_authority(
+            actor, what="give an app-password a later expiry, more networks or flag rights",
+            scope=api_scopes.APP_PASSWORDS_WRITE,
+        )
+    changes = {name: value for name, value in changes.items() if getattr(app_password, name) != value}
+    if not changes:
+        return app_password
+    with transaction.atomic():
+        AppPassword.objects.filter(pk=app_password.pk).update(**changes)
+        _audit(
+            actor,
+            owner=app_password.owner,
+            action=AuditEntry.Action.APP_PASSWORD_CHANGED,
+            target=app_password.label,
+            identifier=app_password.display,
+        )
+        events.publish(events.CREDENTIAL, app_password.pk)  # live sessions re-check their limits
+    app_password.refresh_from_db()
+    return app_password
 
 
 def user_revoke_app_password(*, actor: Actor, app_password: AppPassword, why: str = "") -> bool:

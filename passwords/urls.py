@@ -24,6 +24,7 @@ urlpatterns = [
     path(
         "settings/imap/revoke-link/<str:token>/", history_views.revoke_from_alert, name="login-alert-revoke"
     ),
+    path("settings/imap/<int:pk>/limits/", views.app_password_limits, name="app-password-limits"),
     path("settings/imap/addresses/new/", views.mailbox_new, name="mailbox-new"),
     path(
         "settings/imap/addresses/<int:pk>/profile.mobileconfig", views.mailbox_profile, name="mailbox-profile"

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from mailkite.mail import services as mail_services
 from mailkite.mail.models import Domain, Mailbox
 from passwords import clientsetup, reauth, service
-from passwords.forms import ApiKeyForm, AppPasswordForm, MailboxForm
+from passwords.forms import ApiKeyForm, EditLimitsForm, MailboxForm, NewAppPasswordForm
 from passwords.models import ApiKey, AppPassword, AuditEntry
 
 AUDIT_ROWS = 20
@@ -107,7 +107,7 @@ def imap_settings(request: HttpRequest) -> HttpResponse:
     passwords = (
         AppPassword.objects.filter(owner_id=user.pk).select_related("mailbox__domain").order_by("-created_at")
     )
-    active = [p for p in passwords if p.revoked_at is None]
+    active = [p for p in passwords if p.status == "active"]
     first_address = next((m.address for m in mailboxes if m.domain_id in eligible), None)
     return render(
         request,
@@ -119,6 +119,7 @@ def imap_settings(request: HttpRequest) -> HttpResponse:
             "can_add_mailbox": bool(eligible),
             "can_create": any(m.domain_id in eligible for m in mailboxes),
             "active": active,
+            "expired": [p for p in passwords if p.status == "expired"],
             "revoked": [p for p in passwords if p.revoked_at is not None],
             "audit": AuditEntry.objects.filter(owner_id=user.pk).select_related("actor")[:AUDIT_ROWS],
         },
@@ -155,13 +156,18 @@ def _qr_svg(text: str) -> str:
 @sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def app_password_new(request: HttpRequest) -> HttpResponse:
-    form = AppPasswordForm(
+    form = NewAppPasswordForm(
         request.POST or None, request=request, initial={"label": request.GET.get("label", "")}
     )
     if request.method == "POST" and form.is_valid():
         try:
             row, secret = service.user_create_app_password(
-                actor=_actor(request), mailbox=form.cleaned_data["mailbox"], label=form.cleaned_data["label"]
+                actor=_actor(request),
+                mailbox=form.cleaned_data["mailbox"],
+                label=form.cleaned_data["label"],
+                expires=form.expiry(),
+                allowed_networks=form.networks(),
+                scope=form.cleaned_data["scope"] or None,
             )
         except service.Invalid as error:
             form.add_service_errors(error)
@@ -171,6 +177,37 @@ def app_password_new(request: HttpRequest) -> HttpResponse:
             return _created_page(request, row, secret)
     response = render(request, "passwords/app_password_new.html", {"form": form})
     return _no_store(response)
+
+
+@login_required
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+def app_password_limits(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change an active password's expiry, networks or scope (shorter and narrower freely)."""
+    row = get_object_or_404(AppPassword.objects.select_related("mailbox__domain"), pk=pk, owner=request.user)
+    if row.status != "active":
+        messages.info(request, f"“{row.label}” is {row.status}; create a new app-password instead.")
+        return redirect("imap-settings")
+    form = EditLimitsForm(request.POST or None, request=request, row=row)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service.user_update_app_password(
+                actor=_actor(request),
+                app_password=row,
+                expires=form.expiry(),
+                allowed_networks=form.networks(),
+                scope=form.cleaned_data["scope"] or None,
+            )
+        except service.Invalid as error:
+            form.add_service_errors(error)
+        except service.NotAllowed as error:
+            form.add_error("password", error.reason)
+        else:
+            messages.success(
+                request, f"Saved the limits of “{row.label}”. Mail apps outside them are disconnected."
+            )
+            return redirect("imap-settings")
+    return _no_store(render(request, "passwords/app_password_limits.html", {"form": form, "row": row}))
 
 
 @login_required

@@ -1,8 +1,9 @@
 """ACL (RFC 4314) and QUOTA (RFC 9208). State: authenticated or selected.
 
 Rights are fixed: every app-password may look up, read, keep \\Seen and write flags in both
-folders of its mailbox: `lrsw`, nothing else. MYRIGHTS says so, and Thunderbird and mutt then
-grey out Delete and Move (DESIGN §5). GETACL and LISTRIGHTS answer for the user's own identifier
+folders of its mailbox: `lrsw`, nothing else; a read-only app-password `lr` (issue 15.3).
+MYRIGHTS says so, and Thunderbird and mutt then grey out Delete and Move (DESIGN §5). GETACL
+and LISTRIGHTS answer for the user's own identifier
 (the mailbox address); SETACL and DELETEACL are refused with NO [NOPERM].
 
 QUOTA has one root, "", spanning both folders, with the real usage (STORAGE in KiB, MESSAGE
@@ -32,6 +33,7 @@ NO_ACL_CHANGE = (
     "Sharing cannot be changed: each app-password reads its own mailbox, with the rights lrsw "
     "(look up, read, keep seen, write flags)."
 )
+READ_ONLY_RIGHTS = "lr"
 QUOTA_ROOT = ""
 NO_QUOTA_ROOT = 'There is no such quota root: this account has one, named "".'
 NO_SET_QUOTA = "Storage limits are set by MailKite, not by mail clients."
@@ -45,6 +47,10 @@ def _mailbox(name: str) -> bytes:
     return render.string(folder)
 
 
+def _rights(session: Session) -> str:
+    return READ_ONLY_RIGHTS if session.read_only else RIGHTS
+
+
 def _identifier(session: Session) -> str:
     assert session.verified is not None
     return session.verified.address
@@ -53,14 +59,15 @@ def _identifier(session: Session) -> str:
 @handles(MyRights, states=AUTHENTICATED)
 async def myrights(session: Session, command: MyRights) -> AsyncIterator[Reply]:
     """RFC 4314 §3.5: the rights of the logged-in user on the mailbox."""
-    yield Untagged(b"MYRIGHTS " + _mailbox(command.mailbox) + b" " + RIGHTS.encode())
+    yield Untagged(b"MYRIGHTS " + _mailbox(command.mailbox) + b" " + _rights(session).encode())
 
 
 @handles(GetAcl, states=AUTHENTICATED)
 async def getacl(session: Session, command: GetAcl) -> AsyncIterator[Reply]:
     """RFC 4314 §3.3: the access control list, which holds the user alone."""
     mailbox = _mailbox(command.mailbox)
-    yield Untagged(b"ACL " + mailbox + b" " + render.string(_identifier(session)) + b" " + RIGHTS.encode())
+    identifier = render.string(_identifier(session))
+    yield Untagged(b"ACL " + mailbox + b" " + identifier + b" " + _rights(session).encode())
 
 
 @handles(ListRights, states=AUTHENTICATED)
@@ -68,7 +75,7 @@ async def listrights(session: Session, command: ListRights) -> AsyncIterator[Rep
     """RFC 4314 §3.4: rights always granted (`lrsw` to the user, none to others), then the
     optional ones, of which there are none: nothing can be granted or taken away."""
     mailbox = _mailbox(command.mailbox)
-    required = RIGHTS if command.identifier.lower() == _identifier(session).lower() else ""
+    required = _rights(session) if command.identifier.lower() == _identifier(session).lower() else ""
     yield Untagged(
         b"LISTRIGHTS " + mailbox + b" " + render.string(command.identifier) + b" " + render.string(required)
     )

@@ -25,7 +25,7 @@ from imapd.dispatch import NOT_AUTHENTICATED, Reply, handles
 from imapd.history import Attempt
 from imapd.responses import Bad, Bye, Done, No
 from passwords import tokens
-from passwords.service import AuthenticationFailed, MailboxUnavailable
+from passwords.service import AddressNotAllowed, AuthenticationFailed, MailboxUnavailable, PasswordExpired
 
 if TYPE_CHECKING:
     from imapd.session import Session
@@ -62,7 +62,17 @@ async def _authenticate(session: Session, password: bytes) -> Done:
     key = tokens.parse(text)
     keys = [session.server.penalties.address(session.peer)] + ([f"key:{key.key_id}"] if key else [])
     try:
-        verified = await session.pools.run_login_for(tuple(keys), store.login, text)
+        verified = await session.pools.run_login_for(tuple(keys), store.login, text, session.peer)
+    except PasswordExpired as expired:
+        if key:
+            _history(session, key.key_id, expired.app_password_id, "refused", expired.reason)
+        await _penalise(session, keys, "expired password")
+        raise No(texts.expired(expired.day), "AUTHENTICATIONFAILED") from None
+    except AddressNotAllowed as outside:
+        if key:
+            _history(session, key.key_id, outside.app_password_id, "refused", outside.reason)
+        await _penalise(session, keys, "address not in the password's allowed networks")
+        raise No(texts.not_from(outside.address), "AUTHENTICATIONFAILED") from None
     except AuthenticationFailed as failure:
         if key and failure.app_password_id is not None:  # unknown key ids: no account to tell
             _history(session, key.key_id, failure.app_password_id, "refused", failure.reason)

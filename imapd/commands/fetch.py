@@ -104,7 +104,8 @@ async def fetch(session: Session, command: Fetch) -> AsyncIterator[Reply]:
                 yield reply
     columns, needs_blobs, sets_seen = _needs(command)
     gone: list[int] = []
-    sets_seen = sets_seen and not view.read_only
+    # EXAMINE and a read-only app-password: BODY[] behaves like BODY.PEEK[] (issue 15.3).
+    sets_seen = sets_seen and not view.read_only and not session.read_only
     names = frozenset(item for item in command.items if isinstance(item, str))
 
     async def read(batch: list[int], *, first: bool) -> tuple[list[int], Batch]:

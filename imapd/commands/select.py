@@ -29,9 +29,10 @@ SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 NEEDS_ENABLE = "SELECT with QRESYNC needs ENABLE QRESYNC first."
 
 
-def permanent_flags(view: FolderView) -> str:
-    """PERMANENTFLAGS: none under EXAMINE; `\\*` only while the folder can take new keywords."""
-    if view.read_only:
+def permanent_flags(view: FolderView, *, read_only_password: bool = False) -> str:
+    """PERMANENTFLAGS: none under EXAMINE or for a read-only app-password; `\\*` only while the
+    folder can take new keywords."""
+    if view.read_only or read_only_password:
         return ""
     keywords = view.info.keywords
     words = [system_flags.PERMANENT, *keywords]
@@ -74,7 +75,8 @@ async def select(session: Session, command: Select | Examine) -> AsyncIterator[R
             yield Untagged(b"OK [UNSEEN %d] First unseen message" % first_unseen)
     yield Untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
     yield Untagged(b"OK [UIDNEXT %d] Predicted next UID" % view.uidnext)
-    yield Untagged(f"OK [PERMANENTFLAGS ({permanent_flags(view)})] Flags you can change".encode())
+    permanent = permanent_flags(view, read_only_password=session.read_only)
+    yield Untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags you can change".encode())
     yield Untagged(b"OK [HIGHESTMODSEQ %d] Highest mailbox mod-sequence" % view.highest_modseq)
     if command.qresync is not None and command.qresync.uidvalidity == info.uidvalidity:
         for reply in await _resync(session, view, command.qresync):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from imapd import limits, render, store
+from imapd import limits, render, store, texts
 from imapd.command import Store
 from imapd.commands.fetch import resolve
 from imapd.commands.search import compact
@@ -37,6 +37,8 @@ async def store_(session: Session, command: Store) -> AsyncIterator[Reply]:
     assert view is not None
     if command.unchangedsince is not None:
         session.condstore = True  # a CONDSTORE enabling command (RFC 7162 §3.1)
+    if session.read_only:  # a read-only app-password, even under EXAMINE: it says why (issue 15.3)
+        raise No(texts.READ_ONLY_STORE, "NOPERM")
     seqs = resolve(view, command.sequence, uid=command.uid, saved=session.saved_search)
     if view.read_only or not seqs:
         return

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mailkite.mail import domains, ownership
 from mailkite.mail.models import Domain, Mailbox
-from passwords import service
+from passwords import policy, service
 from passwords.models import AppPassword
 
 
@@ -26,6 +27,20 @@ class AppPasswordSerializer(serializers.ModelSerializer):  # type: ignore[type-a
     mailbox = serializers.CharField(source="mailbox.address", read_only=True)
     status = serializers.SerializerMethodField()
     last_used = serializers.SerializerMethodField()
+    expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="when logins stop; null: never"
+    )
+    expires = serializers.SerializerMethodField()
+    allowed_networks = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="addresses or CIDR blocks logins may come from; empty: anywhere",
+    )
+    scope = serializers.ChoiceField(
+        choices=policy.SCOPES,
+        read_only=True,
+        help_text="read-and-flag, or read-only (FETCH peeks, STORE is refused)",
+    )
 
     class Meta:
         model = AppPassword
@@ -39,19 +54,57 @@ class AppPasswordSerializer(serializers.ModelSerializer):  # type: ignore[type-a
             "created_at",
             "last_used",
             "revoked_at",
+            "expires_at",
+            "expires",
+            "allowed_networks",
+            "scope",
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ChoiceField(choices=["active", "revoked"]))
+    @extend_schema_field(serializers.ChoiceField(choices=["active", "expired", "revoked"]))
     def get_status(self, row: AppPassword) -> str:
-        return "active" if row.revoked_at is None else "revoked"
+        return row.status
+
+    @extend_schema_field(
+        serializers.CharField(help_text="“expires in 3 days”, “expired on 2027-03-01”, or empty")
+    )
+    def get_expires(self, row: AppPassword) -> str:
+        return policy.describe_remaining(row.expires_at, now=timezone.now())
 
     @extend_schema_field(LastUsedSerializer)
     def get_last_used(self, row: AppPassword) -> dict[str, Any]:
         return {"at": row.last_used_at, "ip": row.last_used_ip, "client": row.last_used_client}
 
 
-class AppPasswordCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+EXPIRES_HELP = (
+    "never (the default), 7, 30, 90 or 365 (days from now), or a date such as 2027-03-01 (logins stop "
+    "at 00:00 UTC that day)"
+)
+NETWORKS_HELP = (
+    f"at most {policy.MAX_NETWORKS} IPv4 or IPv6 addresses or CIDR blocks, e.g. [\"192.0.2.0/24\", "
+    "\"2001:db8::/48\"]; empty or absent: anywhere"
+)
+
+
+class LimitsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The shape of the three limits; passwords.policy reads their values (Invalid → problem)."""
+
+    expires = serializers.CharField(required=False, max_length=40, help_text=EXPIRES_HELP)
+    allowed_networks = serializers.ListField(
+        child=serializers.CharField(max_length=60),
+        required=False,
+        max_length=policy.MAX_NETWORKS,
+        help_text=NETWORKS_HELP,
+    )
+    scope = serializers.ChoiceField(
+        choices=policy.SCOPES,
+        required=False,
+        help_text="read-and-flag (the default: what mail apps expect) or read-only (nothing marked read, "
+        "flags cannot change)",
+    )
+
+
+class AppPasswordCreateSerializer(LimitsSerializer):
     label = serializers.CharField(
         max_length=service.LABEL_MAX_LENGTH, help_text="where it will be used: “Thunderbird on my laptop”"
     )
@@ -65,6 +118,22 @@ class AppPasswordCreateSerializer(serializers.Serializer):  # type: ignore[type-
             "your account password, re-entered; needed when signed in with a session (not with an API key) "
             "unless re-entered in the dashboard in the last few minutes"
         ),
+    )
+
+
+class AppPasswordUpdateSerializer(LimitsSerializer):
+    """PATCH: only the limits change. Shorter, narrower and read-only need nothing more; a later
+    expiry, more networks or flag rights back need app-passwords:write or `account_password`."""
+
+    expires = serializers.CharField(
+        required=False, max_length=40, help_text=EXPIRES_HELP.replace("never (the default)", "never")
+    )
+    account_password = serializers.CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="your account password, re-entered; needed with a session to widen a limit",
     )
 
 

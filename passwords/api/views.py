@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -33,6 +34,7 @@ from passwords.api.serializers import (
     AppPasswordCreatedSerializer,
     AppPasswordCreateSerializer,
     AppPasswordSerializer,
+    AppPasswordUpdateSerializer,
     DomainSerializer,
     MailboxCreateSerializer,
     MailboxSerializer,
@@ -73,8 +75,8 @@ def _invalid(error: service.Invalid) -> serializers.ValidationError:
             OpenApiParameter(
                 "status",
                 OpenApiTypes.STR,
-                enum=["active", "revoked"],
-                description="only active or only revoked",
+                enum=["active", "expired", "revoked"],
+                description="only active, only expired or only revoked",
             )
         ],
     ),
@@ -85,6 +87,16 @@ def _invalid(error: service.Invalid) -> serializers.ValidationError:
         description="Soft revoke, at once: live IMAP sessions that use it are disconnected. Idempotent: "
         "revoking a revoked password answers 204 too.",
         responses={204: None},
+    ),
+    partial_update=extend_schema(
+        parameters=[ID],
+        summary="Change an app-password's expiry, allowed networks or scope",
+        description="Only the fields sent change (`expires: never` removes the expiry). A sooner expiry, "
+        "fewer networks or read-only need only `app-passwords:write` (or the session); a later expiry, "
+        "more networks or read-and-flag again also need `account_password` with a session. Live IMAP "
+        "sessions re-check at once: those the new limits exclude are disconnected.",
+        request=AppPasswordUpdateSerializer,
+        responses={200: AppPasswordSerializer},
     ),
 )
 class AppPasswordViewSet(
@@ -102,20 +114,28 @@ class AppPasswordViewSet(
         "create": api_scopes.APP_PASSWORDS_WRITE,
         "destroy": api_scopes.APP_PASSWORDS_WRITE,
         "logins": api_scopes.APP_PASSWORDS_READ,
+        "partial_update": api_scopes.APP_PASSWORDS_WRITE,
     }
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[AppPassword]:
         rows = AppPassword.objects.filter(owner=self.request.user).select_related("mailbox__domain")
         wanted = self.request.query_params.get("status")
-        if self.action == "list" and wanted not in (None, "active", "revoked"):
-            raise ParameterInvalid({"status": "status must be active or revoked."})
+        if self.action == "list" and wanted not in (None, "active", "expired", "revoked"):
+            raise ParameterInvalid({"status": "status must be active, expired or revoked."})
+        now = timezone.now()
+        unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
         if self.action == "list" and wanted == "active":
-            rows = rows.filter(revoked_at__isnull=True)
+            rows = rows.filter(unexpired, revoked_at__isnull=True)
+        elif self.action == "list" and wanted == "expired":
+            rows = rows.filter(revoked_at__isnull=True, expires_at__lte=now)
         elif self.action == "list" and wanted == "revoked":
             rows = rows.filter(revoked_at__isnull=False)
         return rows.order_by("-created_at", "-id")
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        if self.action == "partial_update":
+            return AppPasswordUpdateSerializer
         return AppPasswordCreateSerializer if self.action == "create" else AppPasswordSerializer
 
     @extend_schema(
@@ -132,13 +152,39 @@ class AppPasswordViewSet(
         actor = _actor(request, data.get("account_password"))
         mailbox = _own_mailbox(request, data["mailbox"])
         try:
-            row, secret = service.user_create_app_password(actor=actor, mailbox=mailbox, label=data["label"])
+            row, secret = service.user_create_app_password(
+                actor=actor,
+                mailbox=mailbox,
+                label=data["label"],
+                expires=data.get("expires"),
+                allowed_networks=data.get("allowed_networks"),
+                scope=data.get("scope"),
+            )
         except service.Invalid as error:
             raise _invalid(error) from None
         except service.NotAllowed as error:
             raise _refused(error) from None
         body = AppPasswordCreatedSerializer(row, context={"secret": secret, "request": request}).data
         return Response(body, status=201, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        row = self.get_object()
+        incoming = AppPasswordUpdateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            row = service.user_update_app_password(
+                actor=_actor(request, data.get("account_password")),
+                app_password=row,
+                expires=data.get("expires"),
+                allowed_networks=data.get("allowed_networks"),
+                scope=data.get("scope"),
+            )
+        except service.Invalid as error:
+            raise _invalid(error) from None
+        except service.NotAllowed as error:
+            raise _refused(error) from None
+        return Response(AppPasswordSerializer(row, context={"request": request}).data)
 
     def perform_destroy(self, instance: AppPassword) -> None:
         try:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("passwords", "0003_api_key_scopes"),
+        ("passwords", "0004_app_password_expiry_networks_scope"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

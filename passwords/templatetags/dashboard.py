@@ -25,3 +25,8 @@ def last_used(row: Any) -> str:
 @register.filter
 def status(row: Any) -> str:
     return display.status_text(row)
+
+
+@register.filter
+def limits(row: Any) -> str:
+    return display.limits_text(row)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -206,3 +206,40 @@ def test_sync_all_delete_leaves_the_message_on_the_server(mailroom, fresh, tmp_p
     sync.sync()
     assert sync.snapshot() == before
     assert target.uid not in sync.folder("INBOX")
+
+
+
+READ_ONLY_PULL = "Create Near\nExpunge None\nRemove None\nSync Pull\n"
+
+
+def read_only_password(address: str) -> str:
+    from mailkite.mail import services
+    from passwords import service
+
+    mailbox = services.find_mailbox(address)
+    assert mailbox is not None
+    _, secret = service.user_create_app_password(
+        actor=service.command_line(), mailbox=mailbox, label=f"mbsync read-only {address}", scope="read-only"
+    )
+    return secret
+
+
+
+def test_pull_with_a_read_only_app_password(mailroom, fresh, tmp_path):
+    """Issue 15.3: a read-only password pulls everything with `Sync Pull`; flags set locally stay
+    local. With PushFlags mbsync sends them and the server answers NO [NOPERM], keeping its own
+    (mbsync 1.4 then aborts on an assertion of its own, so that run's exit status is not checked:
+    read-only passwords want `Sync Pull`, docs/imap.md)."""
+    secret = read_only_password(fresh.address)
+    sync = configure(tmp_path, mailroom, replace(fresh, password=secret), READ_ONLY_PULL)
+    sync.sync()
+    local = sync.folder("INBOX")
+    assert len(local) == len(fresh.folder("INBOX")) - 1  # less the header-only message, as above
+    target = fresh.folder("INBOX")[0]
+    flag_locally(local[target.uid][0], "FS")
+    sync.sync()
+    assert b"FLAGS ()" in server_flags(mailroom, fresh, "INBOX", target.uid)
+    sync.config.write_text(sync.config.read_text().replace("Sync Pull\n", "Sync Pull PushFlags\n"))
+    result = sync.run()
+    assert "NO [NOPERM] This app-password is read-only" in result.stdout + result.stderr
+    assert b"FLAGS ()" in server_flags(mailroom, fresh, "INBOX", target.uid)

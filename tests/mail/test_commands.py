@@ -8,11 +8,13 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from mailkite.mail import blobstore, services
 from mailkite.mail.models import Domain, Folder, Mailbox, Message
@@ -344,3 +346,43 @@ def test_bump_uidvalidity_for_one_mailbox():
     assert "2 folder(s)" in out
     assert set(Folder.objects.filter(mailbox=second).values_list("uidvalidity", flat=True)) != {1000}
     assert set(Folder.objects.filter(mailbox=other).values_list("uidvalidity", flat=True)) == {1000}
+
+
+def test_apppassword_create_with_limits_and_list_them():
+    make_account()
+    _, err = run(
+        "apppassword", "create", "--mailbox", "you@example.com", "--label", "Backup",
+        "--expires", "30", "--networks", "192.0.2.0/24, 2001:db8::/48", "--read-only",
+    )
+    row = AppPassword.objects.get(label="Backup")
+    assert (row.scope, row.allowed_networks) == ("read-only", ["192.0.2.0/24", "2001:db8::/48"])
+    assert "read-only, expires in 30 days, from 192.0.2.0/24 2001:db8::/48; it is shown once" in err
+    listing, _ = run("apppassword", "list")
+    line = next(line for line in listing.splitlines() if "\tBackup\t" in line)
+    assert line.endswith("\tread-only, expires in 30 days, from 192.0.2.0/24 2001:db8::/48")
+    AppPassword.objects.filter(pk=row.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    listing, _ = run("apppassword", "list")
+    line = next(line for line in listing.splitlines() if "\tBackup\t" in line)
+    assert "\texpired\tnever used" in line and "expired on " in line
+
+
+def test_apppassword_create_refuses_bad_limits():
+    make_account()
+    with pytest.raises(CommandError, match="Expiry in days must be one of 7, 30, 90, 365"):
+        run("apppassword", "create", "--mailbox", "you@example.com", "--label", "x", "--expires", "14")
+    with pytest.raises(CommandError, match=r"“10\.1\.1\.300” is not an IP address or network"):
+        run(
+            "apppassword", "create", "--mailbox", "you@example.com", "--label", "x", "--networks", "10.1.1.300"
+        )
+    assert not AppPassword.objects.filter(label="x").exists()
+
+
+def test_apppassword_limits_changes_an_active_password():
+    make_account()
+    row = AppPassword.objects.get()
+    out, _ = run("apppassword", "limits", row.key_id, "--expires", "7", "--networks", "10.0.0.0/8", "--read-only")
+    assert out == f"mk_imap_{row.key_id}_… (Test client): read-only, expires in 7 days, from 10.0.0.0/8.\n"
+    out, _ = run("apppassword", "limits", str(row.pk), "--expires", "never", "--networks", "", "--read-and-flag")
+    assert out == f"mk_imap_{row.key_id}_… (Test client): no limits.\n"
+    with pytest.raises(CommandError, match="Expiry in days must be one of"):
+        run("apppassword", "limits", row.key_id, "--expires", "3")

@@ -54,3 +54,18 @@ def test_admin_revokes_through_the_service(admin_client: Client, alice: Person) 
     assert ChangeCounter.objects.filter(kind="credential", key=row.pk).exists()
     entry = AuditEntry.objects.get(action="app_password.revoked")
     assert (entry.owner, entry.actor.username, entry.via) == (alice.user, "root", "admin")
+
+
+def test_admin_cannot_widen_a_passwords_limits(admin_client: Client, alice: Person) -> None:
+    """The limits change through the service (validated, audited, sessions re-checked), not here."""
+    row, _ = service.user_create_app_password(
+        actor=dashboard_actor(alice), mailbox=alice.mailbox, label="Agent", expires="7",
+        allowed_networks=["192.0.2.0/24"], scope="read-only",
+    )
+    admin_client.post(
+        f"/admin/passwords/apppassword/{row.pk}/change/",
+        {"label": "Agent", "scope": "read-and-flag", "allowed_networks": "[]", "expires_at_0": "", "expires_at_1": ""},
+    )
+    row.refresh_from_db()
+    assert (row.scope, row.allowed_networks) == ("read-only", ["192.0.2.0/24"])
+    assert row.expires_at is not None

@@ -322,7 +322,7 @@ def test_problem_types_have_pages() -> None:
 
 def test_bad_query_parameters_are_400_naming_the_parameter(api_alice: APIClient) -> None:
     body = problem(api_alice.get(URL, {"status": "maybe"}), 400, "validation-error")
-    assert body["errors"] == [{"parameter": "status", "detail": "status must be active or revoked."}]
+    assert body["errors"] == [{"parameter": "status", "detail": "status must be active, expired or revoked."}]
     for value in ("0", "101", "abc", ""):
         body = problem(api_alice.get("/api/v1/domains/", {"per_page": value}), 400, "validation-error")
         assert body["errors"][0]["parameter"] == "per_page"

@@ -66,7 +66,7 @@ def _operations() -> list[tuple[str, str, str]]:
 def test_every_operation_names_its_scope_in_the_schema() -> None:
     operations = _operations()
     assert {scope for _, _, scope in operations} == set(SCOPES)
-    assert len(operations) == 14  # 13, and the login history (issue 15.4)
+    assert len(operations) == 15  # 13, the login history (15.4) and PATCH of an app-password (15.1-15.3)
     spec = json.loads(Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
     description = spec["components"]["securitySchemes"]["apiKey"]["description"]
     assert all(scope in description for scope in SCOPES)
