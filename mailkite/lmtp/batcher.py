@@ -39,8 +39,9 @@ class Batcher(Generic[Item, Result]):
         self._waiting.append((item, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain())
-        # shield: a connection that drops mid-batch must not cancel the write for the others.
-        return await asyncio.shield(future)
+        # A submitter cancelled meanwhile (its connection dropped) cancels only its own future: the
+        # write runs in the writer task, for the whole batch, whatever happens to its submitters.
+        return await future
 
     async def _drain(self) -> None:
         try:
@@ -63,4 +64,4 @@ class Batcher(Generic[Item, Result]):
     async def close(self) -> None:
         """Wait for the batches already queued to be written."""
         if self._writer is not None:
-            await asyncio.shield(self._writer)
+            await asyncio.shield(self._writer)  # a cancelled close() must not cancel the writer

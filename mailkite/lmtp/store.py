@@ -71,9 +71,7 @@ def _plan(message: Incoming) -> _Plan:
     plan = _Plan()
     by_domain: dict[int | None, ingest.Prepared | str] = {}
     for mailbox in message.recipients:
-        if mailbox.id in plan.mailboxes:  # two addresses of one mailbox: stored once
-            continue
-        plan.mailboxes[mailbox.id] = mailbox
+        plan.mailboxes[mailbox.id] = mailbox  # keyed by mailbox: two addresses of one, stored once
         domain = mailbox.domain
         if domain.retention == Domain.Retention.PASSTHROUGH:
             plan.replies[mailbox.id] = replies.DELIVERED_NOT_STORED

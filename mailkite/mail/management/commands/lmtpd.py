@@ -10,6 +10,7 @@ answered, and exit.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from typing import Any
 
@@ -46,7 +47,9 @@ class Command(BaseCommand):
         try:
             bound = await server.start(host, port)
         except OSError as error:
-            raise CommandError(f"Cannot listen on {host}:{port}: {error.strerror}") from None
+            # asyncio words it "error while attempting to bind on address ..."; the errno says it plainly.
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise CommandError(f"Cannot listen on {host}:{port}: {reason}") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
