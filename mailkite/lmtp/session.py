@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -24,6 +25,12 @@ log = logging.getLogger("mailkite.lmtp")
 
 # Which mailbox each accepted address resolved to, kept on the envelope beside aiosmtpd's list.
 _MAILBOXES = "mailkite_mailboxes"
+# An accepted recipient is remembered this long: the lookup (two queries) cost as much CPU as the
+# rest of a delivery in bench/lmtp.py, and an MTA sends the same addresses again and again. A
+# mailbox or domain changed meanwhile is seen this much later, as a change during a transaction
+# is (the recipient is resolved at RCPT and used after DATA). Refusals are never remembered.
+RECIPIENT_TTL = 5.0
+RECIPIENT_CACHE_MAX = 10_000
 
 
 class Handler:
@@ -33,6 +40,20 @@ class Handler:
         self._delivering = 0  # messages past DATA not yet answered
         self._idle = asyncio.Event()
         self._idle.set()
+        self._recipients: dict[str, tuple[float, Mailbox]] = {}
+
+    async def _mailbox(self, address: str) -> Mailbox:
+        """The recipient's mailbox, from the short-lived cache or the database (see RECIPIENT_TTL)."""
+        now = time.monotonic()
+        key = address.lower()
+        cached = self._recipients.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        mailbox = await self.pools.run(store.check_recipient, address)
+        if len(self._recipients) >= RECIPIENT_CACHE_MAX:
+            self._recipients.clear()
+        self._recipients[key] = (now + RECIPIENT_TTL, mailbox)
+        return mailbox
 
     async def idle(self) -> None:
         """Return once no message is between the end of its DATA and its replies."""
@@ -60,7 +81,7 @@ class Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         try:
-            mailbox = await self.pools.run(store.check_recipient, address)
+            mailbox = await self._mailbox(address)
         except ingest.UnknownRecipient as why:
             return replies.unknown_mailbox(str(why))
         except Exception as error:  # the MTA must retry, whatever went wrong
