@@ -65,8 +65,14 @@ def corpus(count: int) -> list[bytes]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailkite.settings")
     from mailkite.mail import democorpus
 
-    base = [raw.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") for _, raw, _ in democorpus.messages(RECIPIENTS[0], count=40)]
-    return [b"Message-ID: <bench-%d@lmtp.bench>\r\nX-Bench: %d\r\n" % (n, n) + base[n % len(base)] for n in range(count)]
+    base = [
+        raw.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+        for _, raw, _ in democorpus.messages(RECIPIENTS[0], count=40)
+    ]
+    return [
+        b"Message-ID: <bench-%d@lmtp.bench>\r\nX-Bench: %d\r\n" % (n, n) + base[n % len(base)]
+        for n in range(count)
+    ]
 
 
 def stuffed(message: bytes) -> bytes:
@@ -92,7 +98,9 @@ async def lmtp_client(port: int, messages: list[bytes], stamps: list[float], err
         rcpt = RECIPIENTS[n % len(RECIPIENTS)]
         writer.write(f"MAIL FROM:<sender@bench.example>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
         replies = [await read_reply(reader) for _ in range(3)]
-        if not (replies[0].startswith(b"250") and replies[1].startswith(b"250") and replies[2].startswith(b"354")):
+        if not (
+            replies[0].startswith(b"250") and replies[1].startswith(b"250") and replies[2].startswith(b"354")
+        ):
             errors.append(repr(replies))
             return
         writer.write(stuffed(message))
@@ -185,7 +193,9 @@ def run_postfix(lmtp_port: int, messages: list[bytes], clients: int, already: in
         started = time.monotonic()
 
         async def inject() -> None:
-            await asyncio.gather(*(smtp_client(postfix.smtp_port, share, errors) for share in split(messages, clients)))
+            await asyncio.gather(
+                *(smtp_client(postfix.smtp_port, share, errors) for share in split(messages, clients))
+            )
 
         asyncio.run(inject())
         injected = time.monotonic() - started
@@ -219,24 +229,45 @@ def main() -> None:
     for argv in (["dropdb", "--if-exists", "--force"], ["createdb"]):
         subprocess.run([*argv, "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
     env = env_for(data)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True
+    )
     subprocess.run(
         [sys.executable, str(ROOT / "bench" / "ourside.py"), "setup", "--fresh", "0"],
-        env={**env, "BENCH_SRC": str(ROOT)}, cwd=ROOT, check=True, capture_output=True,
+        env={**env, "BENCH_SRC": str(ROOT)},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     os.environ.update({k: v for k, v in env.items() if k != "LOG_LEVEL"})
     messages = corpus(args.messages)
     log = (data / "lmtpd.log").open("w")
     lmtpd = subprocess.Popen(
-        [sys.executable, "manage.py", "lmtpd", "--port", "0"], env=env, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=log, text=True,
+        [sys.executable, "manage.py", "lmtpd", "--port", "0"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
     )
     assert lmtpd.stdout is not None
     line = lmtpd.stdout.readline()
     port = int(line.split(" listening on ")[1].split()[0].rsplit(":", 1)[1])
     result: dict[str, Any] = {
         "stamp": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        + (
+            "+changes"
+            if subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            ).stdout.strip()
+            else ""
+        ),
         "clients": args.clients,
         "message_bytes_mean": round(statistics.mean(len(m) for m in messages)),
         "cpus": os.cpu_count(),
