@@ -78,8 +78,10 @@ def test_a_database_that_goes_away_after_rcpt_gets_451_and_the_process_heals(sta
         if answers[-1].data_lines == ["250 2.0.0 Delivered"]:
             break
     assert answers[-1].data_lines == ["250 2.0.0 Delivered"], answers
-    for earlier in answers[:-1]:
-        assert {code for code, _ in earlier.rcpt + earlier.data} == {451}
+    for earlier in answers[:-1]:  # refused for now (the recipient may be remembered: 250 at RCPT)
+        codes = [code for code, _ in earlier.rcpt + earlier.data]
+        assert 451 in codes and set(codes) <= {250, 451}, earlier
+        assert [code for code, _ in earlier.data] in ([], [451])
     assert Message.objects.count() == 1
     client.quit()
     relay.cut()

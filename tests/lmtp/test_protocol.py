@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from mailkite.mail import blobstore
+from mailkite.mail import blobstore, services
 from mailkite.mail.models import Domain, Folder, Mailbox, Message
 from tests.conftest import make_account
 from tests.lmtp.conftest import LIMIT, RunningLmtp
@@ -213,3 +213,15 @@ def test_concurrent_connections_are_batched_without_losing_or_repeating_a_messag
     assert uids == list(range(1, connections * each + 1))
     subjects = sorted(Message.objects.values_list("text__subject", flat=True))
     assert subjects == sorted(f"{w}-{n}" for w in range(connections) for n in range(each))
+
+
+def test_a_refused_address_is_asked_again_once_its_mailbox_exists(lmtp: Connect):
+    """Accepted recipients are remembered for a few seconds; refusals never are, so a mailbox
+    created a moment after a bounce takes the MTA's next attempt."""
+    account = make_account("you@example.com")
+    client = lmtp()
+    client.docmd("MAIL FROM:<a@b.example>")
+    assert client.docmd("RCPT TO:<new@example.com>")[0] == 550
+    client.docmd("RSET")
+    services.create_mailbox(domain=account.mailbox.domain, local_part="new")
+    assert send(client, "a@b.example", ["new@example.com"], MESSAGE).data_lines == ["250 2.0.0 Delivered"]
