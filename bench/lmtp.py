@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/lmtp.py                      # 20 clients, 10,000 messages each way
     .venv/bin/python bench/lmtp.py --clients 20 --messages 20000 --only direct
+    .venv/bin/python bench/lmtp.py --processes 2        # two lmtpd sharing the port
 
 `direct`: N asyncio LMTP clients (N = 20, Postfix's default_destination_concurrency_limit, which
 its LMTP client uses), each on one connection, pipelining MAIL/RCPT/DATA as Postfix does, each
@@ -223,6 +224,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--only", choices=["direct", "postfix"])
+    parser.add_argument(
+        "--processes", type=int, default=1, help="lmtpd processes sharing the port (--reuse-port)"
+    )
     args = parser.parse_args()
     data = WORK / "lmtp"
     shutil.rmtree(data, ignore_errors=True)
@@ -242,17 +246,26 @@ def main() -> None:
     os.environ.update({k: v for k, v in env.items() if k != "LOG_LEVEL"})
     messages = corpus(args.messages)
     log = (data / "lmtpd.log").open("w")
-    lmtpd = subprocess.Popen(
-        [sys.executable, "manage.py", "lmtpd", "--port", "0"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    assert lmtpd.stdout is not None
-    line = lmtpd.stdout.readline()
-    port = int(line.split(" listening on ")[1].split()[0].rsplit(":", 1)[1])
+    processes: list[subprocess.Popen[str]] = []
+    port = 0
+    for _ in range(args.processes):
+        reuse = ["--reuse-port"] if args.processes > 1 else []
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "lmtpd", "--port", str(port), *reuse],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        port = int(line.split(" listening on ")[1].split()[0].rsplit(":", 1)[1])
+        processes.append(process)
+
+    def lmtpd_cpu() -> float:
+        return sum(cpu_seconds(process.pid) for process in processes)
+
     result: dict[str, Any] = {
         "stamp": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         "commit": subprocess.run(
@@ -269,24 +282,26 @@ def main() -> None:
             else ""
         ),
         "clients": args.clients,
+        "lmtpd_processes": args.processes,
         "message_bytes_mean": round(statistics.mean(len(m) for m in messages)),
         "cpus": os.cpu_count(),
     }
     try:
         if args.only in (None, "direct"):
-            cpu = cpu_seconds(lmtpd.pid)
+            cpu = lmtpd_cpu()
             result["direct"] = asyncio.run(run_direct(port, messages, args.clients))
-            result["direct"]["lmtpd_cpu_s"] = round(cpu_seconds(lmtpd.pid) - cpu, 1)
+            result["direct"]["lmtpd_cpu_s"] = round(lmtpd_cpu() - cpu, 1)
             result["direct"]["load_after"] = os.getloadavg()[0]
         if args.only in (None, "postfix"):
             unique = [m.replace(b"<bench-", b"<bench-pf-", 1) for m in messages]
-            cpu = cpu_seconds(lmtpd.pid)
+            cpu = lmtpd_cpu()
             result["postfix"] = run_postfix(port, unique, args.clients, stored_count())
-            result["postfix"]["lmtpd_cpu_s"] = round(cpu_seconds(lmtpd.pid) - cpu, 1)
+            result["postfix"]["lmtpd_cpu_s"] = round(lmtpd_cpu() - cpu, 1)
             result["postfix"]["load_after"] = os.getloadavg()[0]
     finally:
-        lmtpd.terminate()
-        lmtpd.wait(60)
+        for process in processes:
+            process.terminate()
+            process.wait(60)
         log.close()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"lmtp-{result['stamp']}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -47,9 +47,16 @@ class LmtpServer:
         self._sessions.add(session)
         return session
 
-    async def start(self, host: str, port: int) -> list[tuple[str, int]]:
-        """Listen on host:port (0: any free port); return the addresses bound."""
-        self._server = await asyncio.get_running_loop().create_server(self._session, host, port)
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> list[tuple[str, int]]:
+        """Listen on host:port (0: any free port); return the addresses bound.
+
+        `reuse_port`: other processes started the same way may listen on the same port
+        (SO_REUSEPORT), and the kernel spreads connections among them: one process uses about
+        one core (bench/README.md).
+        """
+        self._server = await asyncio.get_running_loop().create_server(
+            self._session, host, port, reuse_port=reuse_port or None
+        )
         return [sock.getsockname()[:2] for sock in self._server.sockets]
 
     async def close(self) -> None:

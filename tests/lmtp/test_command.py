@@ -60,3 +60,18 @@ def test_the_flag_beats_the_environment_and_sigterm_stops_it(start_lmtpd):
     code, err = process.stop()
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def test_processes_started_with_reuse_port_share_the_port(start_lmtpd):
+    first = start_lmtpd(child_environment(), "--reuse-port")
+    second = start_lmtpd(child_environment(), "--port", str(first.port), "--reuse-port")
+    assert second.port == first.port
+    for _ in range(4):
+        client = second.connect()
+        assert client.noop()[0] == 250
+        client.quit()
+    assert first.stop()[0] == 0
+    # The port still answers: the other process holds it.
+    client = second.connect()
+    assert client.noop()[0] == 250
+    client.quit()

@@ -1,10 +1,10 @@
-"""`manage.py lmtpd [--host H] [--port P]`: take mail from an MTA over LMTP (RFC 2033).
+"""`manage.py lmtpd [--host H] [--port P] [--reuse-port]`: take mail from an MTA over LMTP (RFC 2033).
 
 The long-lived counterpart of `manage.py deliver`: same recipient rules and the same ingest, but
 one process for all mail, so a message costs a few milliseconds instead of a Python start-up.
 Plain TCP, no authentication: bind it to an address only the MTA can reach (the default is
 loopback). SIGTERM and SIGINT stop accepting, let messages already past DATA be written and
-answered, and exit.
+answered, and exit. One process uses about one core: with `--reuse-port`, several share the port.
 """
 
 from __future__ import annotations
@@ -32,20 +32,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", default=str(config.lmtp_bind_port), help="port to bind (LMTP_BIND_PORT)"
         )
+        parser.add_argument(
+            "--reuse-port",
+            action="store_true",
+            help="let several lmtpd processes started with this flag share the port (one per core)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = _port(options["port"])
         try:
-            asyncio.run(self._serve(options["host"], port))
+            asyncio.run(self._serve(options["host"], port, options["reuse_port"]))
         except KeyboardInterrupt:
             pass
 
-    async def _serve(self, host: str, port: int) -> None:
+    async def _serve(self, host: str, port: int, reuse_port: bool) -> None:
         config = settings.MAILKITE
         pools = Pools(db_threads=config.db_pool_size, login_threads=1, login_queue=1)
         server = LmtpServer(pools=pools, options=Options(max_message_bytes=config.lmtp_max_message_bytes))
         try:
-            bound = await server.start(host, port)
+            bound = await server.start(host, port, reuse_port=reuse_port)
         except OSError as error:
             # asyncio words it "error while attempting to bind on address ..."; the errno says it plainly.
             reason = os.strerror(error.errno) if error.errno else str(error)
