@@ -85,3 +85,25 @@ def test_a_database_that_goes_away_after_rcpt_gets_451_and_the_process_heals(sta
     assert Message.objects.count() == 1
     client.quit()
     relay.cut()
+
+
+def test_a_process_killed_mid_transaction_stores_nothing_and_the_retry_stores_once(start_lmtpd: Start):
+    """SIGKILL while the MTA is sending DATA: nothing is half-stored for either recipient, nothing
+    was acknowledged, and the MTA's retry to a new process stores the message once for each."""
+    make_account("one@example.com")
+    make_account("two@example.org")
+    first = start_lmtpd(child_environment())
+    client = first.connect()
+    client.docmd("MAIL FROM:<a@b.example>")
+    assert client.docmd("RCPT TO:<one@example.com>")[0] == 250
+    assert client.docmd("RCPT TO:<two@example.org>")[0] == 250
+    assert client.docmd("DATA")[0] == 354
+    client.send(MESSAGE)  # no final dot yet
+    first.process.kill()
+    first.process.communicate(timeout=30)
+    assert not Message.objects.exists()
+    client.close()
+    second = start_lmtpd(child_environment())
+    retried = send(second.connect(), "a@b.example", ["one@example.com", "two@example.org"], MESSAGE)
+    assert retried.data_lines == ["250 2.0.0 Delivered"] * 2
+    assert sorted(Message.objects.values_list("delivered_to", flat=True)) == ["one@example.com", "two@example.org"]

@@ -55,7 +55,7 @@ RECEIVED = re.compile(
 @pytest.fixture
 def postfix(lmtp_server: RunningLmtp) -> Iterator[PrivatePostfix]:
     # Not under pytest's tmp_path: every pytest run as root (other test runs on this machine too)
-    # resets /tmp/pytest-of-root to 0700, which would lock Postfix's own user out of its queue.
+    # resets its per-user base folder to mode 0700, which would lock Postfix's own user out.
     folder = Path(tempfile.mkdtemp(prefix="mailkite-postfix-"))
     instance = PrivatePostfix(folder, relay_domains=["example.com"], lmtp_port=lmtp_server.port)
     try:
