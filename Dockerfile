@@ -1,4 +1,4 @@
-# One image for every MailKite service: web (daphne), imapd, celery worker and beat.
+# One image for every MailKite service: web (daphne), imapd, lmtpd, celery worker and beat.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=mailkite.settings
 WORKDIR /app

@@ -32,6 +32,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     return value
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if not 1 <= value <= 65535:
+        raise ImproperlyConfigured(f"{name} must be between 1 and 65535, not {value}.")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -165,6 +172,10 @@ class Config:
     # for links in emails (new-login alerts' revoke link).
     login_history_days: int = 90
     dashboard_url: str = "http://localhost:8000"
+    # LMTP delivery (`manage.py lmtpd`): where the MTA connects, and the largest message taken.
+    lmtp_bind_host: str = "127.0.0.1"
+    lmtp_bind_port: int = 2424
+    lmtp_max_message_bytes: int = 50 * 1024 * 1024
 
     @property
     def uses_dev_certificate(self) -> bool:
@@ -255,6 +266,11 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         proxy_trusted_networks=_proxy_trusted(env),
         login_history_days=_int(env, "LOGIN_HISTORY_DAYS", 90, minimum=1),
         dashboard_url=(env.get("DASHBOARD_URL", "").strip() or "http://localhost:8000").rstrip("/"),
+        lmtp_bind_host=env.get("LMTP_BIND_HOST", "").strip() or "127.0.0.1",
+        lmtp_bind_port=_port(env, "LMTP_BIND_PORT", 2424),
+        # Postfix's own message_size_limit defaults to 10 MB; 50 MiB leaves room for attachments
+        # grown by base64 and for an MTA configured more generously.
+        lmtp_max_message_bytes=_int(env, "LMTP_MAX_MESSAGE_BYTES", 50 * 1024 * 1024, minimum=1024),
     )
 
 
