@@ -13,7 +13,6 @@ import asyncio
 import imaplib
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -32,8 +31,8 @@ from tests.adversarial.search_helpers import (  # noqa: F401  (fixtures)
 )
 from tests.conftest import Account, RunningServer, child_environment, make_account
 from tests.imapd.wire import Wire
+from tests.processes import start_imapd
 
-ROOT = Path(__file__).resolve().parents[2]
 LOCKED = "mail_messagetext"  # what a text SEARCH reads; SELECT, NOOP and FETCH FLAGS do not
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="pg_stat_activity and table locks are PostgreSQL's"
@@ -191,20 +190,10 @@ def test_one_users_stuck_searches_do_not_stall_another_user(
 def imapd_process(transactional_db: None, tmp_path: Path, certs):
     # The default budget (5 s) would end the stuck SEARCH by itself; a minute leaves it to SIGTERM.
     env = child_environment(IMAP_COMMAND_BUDGET_MS="60000")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "imapd", "--port", "0", "--cert", str(certs.cert), "--key", str(certs.key)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process, port = start_imapd(certs, env, stdin=subprocess.DEVNULL)
     assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on" in line, line
     threading.Thread(target=process.stdout.read, daemon=True).start()  # never a full pipe
-    yield process, int(line.split(":")[-1].split()[0])
+    yield process, port
     if process.poll() is None:
         process.kill()
         process.wait(10)
