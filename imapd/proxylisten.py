@@ -76,6 +76,15 @@ async def read_header(sock: socket.socket, deadline: float) -> proxyproto.Header
 async def _peek(sock: socket.socket, size: int, deadline: float) -> bytes:
     """Up to `size` bytes already received, without consuming them; b"" once the peer has closed.
     Waits for readability (never spins on bytes already seen: the caller consumes them)."""
+    peeked = await peek(sock, size, max(0.0, deadline - asyncio.get_running_loop().time()))
+    if peeked is None:
+        raise Refused("no complete PROXY header in time")
+    return peeked
+
+
+async def peek(sock: socket.socket, size: int, timeout: float) -> bytes | None:
+    """Once `sock` is readable, up to `size` bytes of it without consuming them (b"" once the
+    peer has closed or the socket fails); None if it is not readable within `timeout` seconds."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 
@@ -85,9 +94,9 @@ async def _peek(sock: socket.socket, size: int, deadline: float) -> bytes:
 
     loop.add_reader(sock.fileno(), readable)
     try:
-        await asyncio.wait_for(ready, max(0.0, deadline - loop.time()))
+        await asyncio.wait_for(ready, timeout)
     except TimeoutError:
-        raise Refused("no complete PROXY header in time") from None
+        return None
     finally:
         loop.remove_reader(sock.fileno())
     try:
