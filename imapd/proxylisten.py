@@ -21,8 +21,7 @@ import ipaddress
 import socket
 
 from imapd import proxyproto
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from imapd.addresses import Network, in_networks
 
 
 class Refused(Exception):
@@ -34,13 +33,7 @@ class TrustedNetworks:
         self.networks: tuple[Network, ...] = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
 
     def __contains__(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip.version == net.version and ip in net for net in self.networks)
+        return in_networks(address, self.networks)
 
 
 async def client_address(sock: socket.socket, peer: str, trusted: TrustedNetworks, timeout: float) -> str:
