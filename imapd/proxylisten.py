@@ -21,8 +21,7 @@ import ipaddress
 import socket
 
 from imapd import proxyproto
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from imapd.addresses import Network, in_networks
 
 
 class Refused(Exception):
@@ -34,13 +33,7 @@ class TrustedNetworks:
         self.networks: tuple[Network, ...] = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
 
     def __contains__(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip.version == net.version and ip in net for net in self.networks)
+        return in_networks(address, self.networks)
 
 
 async def client_address(sock: socket.socket, peer: str, trusted: TrustedNetworks, timeout: float) -> str:
@@ -76,6 +69,15 @@ async def read_header(sock: socket.socket, deadline: float) -> proxyproto.Header
 async def _peek(sock: socket.socket, size: int, deadline: float) -> bytes:
     """Up to `size` bytes already received, without consuming them; b"" once the peer has closed.
     Waits for readability (never spins on bytes already seen: the caller consumes them)."""
+    peeked = await peek(sock, size, max(0.0, deadline - asyncio.get_running_loop().time()))
+    if peeked is None:
+        raise Refused("no complete PROXY header in time")
+    return peeked
+
+
+async def peek(sock: socket.socket, size: int, timeout: float) -> bytes | None:
+    """Once `sock` is readable, up to `size` bytes of it without consuming them (b"" once the
+    peer has closed or the socket fails); None if it is not readable within `timeout` seconds."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 
@@ -85,9 +87,9 @@ async def _peek(sock: socket.socket, size: int, deadline: float) -> bytes:
 
     loop.add_reader(sock.fileno(), readable)
     try:
-        await asyncio.wait_for(ready, max(0.0, deadline - loop.time()))
+        await asyncio.wait_for(ready, timeout)
     except TimeoutError:
-        raise Refused("no complete PROXY header in time") from None
+        return None
     finally:
         loop.remove_reader(sock.fileno())
     try:

@@ -29,7 +29,7 @@ from imapd.admission import Admission, Ticket
 from imapd.connection import Connection
 from imapd.dbpool import Pools
 from imapd.history import LoginHistory
-from imapd.proxylisten import Refused, TrustedNetworks, client_address
+from imapd.proxylisten import Refused, TrustedNetworks, client_address, peek
 from imapd.snapshot import SnapshotCache
 from imapd.throttle import FailureLog, Penalties
 from mailkite.events.hub import EventHub
@@ -194,24 +194,7 @@ class ImapServer:
 
     async def _first_byte(self, sock: socket.socket) -> bytes | None:
         """Peek at the first byte without consuming it; None on timeout."""
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-
-        def readable() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(sock.fileno(), readable)
-        try:
-            await asyncio.wait_for(ready, self.options.first_byte_timeout)
-        except TimeoutError:
-            return None
-        finally:
-            loop.remove_reader(sock.fileno())
-        try:
-            return sock.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return b""
+        return await peek(sock, 1, self.options.first_byte_timeout)
 
     async def _serve(self, sock: socket.socket, peer: Any, proxy: TrustedNetworks | None = None) -> None:
         accepted = time.monotonic()

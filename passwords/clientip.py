@@ -16,24 +16,20 @@ from django.conf import settings
 from django.http import HttpRequest
 from ipware import get_client_ip
 
+from imapd.addresses import Network, in_networks
+
 FORWARDED_FOR = "HTTP_X_FORWARDED_FOR"
 # Hops past which we stop walking: no real deployment chains this many proxies.
 MAX_HOPS = 10
 
 
 @lru_cache(maxsize=8)
-def _networks(listed: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _networks(listed: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in listed)
 
 
 def _trusted(address: str, listed: tuple[str, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == net.version and ip in net for net in _networks(listed))
+    return in_networks(address, _networks(listed))
 
 
 def client_ip(request: HttpRequest) -> str | None:

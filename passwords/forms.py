@@ -127,6 +127,14 @@ class LimitsFields(forms.Form):
     def networks(self) -> list[str]:
         return policy.split_networks(self.cleaned_data.get("allowed_networks") or "")
 
+    def limits(self) -> service.LimitArguments:
+        """The limits as the service's keyword arguments (expires, allowed_networks, scope)."""
+        return {
+            "expires": self.expiry(),
+            "allowed_networks": self.networks(),
+            "scope": self.cleaned_data["scope"] or None,
+        }
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("expires") == "date" and not data.get("expires_on") and "expires_on" not in self.errors:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from imapd.addresses import parse_address
 from passwords.models import AppPassword, LoginRecord, LoginSighting
 
 REASON_MAX = 32
@@ -78,12 +79,9 @@ def network_of(ip: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) an address belongs to; IPv4-mapped IPv6 counts as IPv4."""
     if not ip:
         return None
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    address = parse_address(ip)
+    if address is None:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from imapd.addresses import Address, parse_address
+
 READ_AND_FLAG = "read-and-flag"
 READ_ONLY = "read-only"
 SCOPES = (READ_AND_FLAG, READ_ONLY)
@@ -144,15 +146,9 @@ def parse_networks(values: Iterable[str]) -> list[str]:
     return networks
 
 
-def _address(peer: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(peer.split("%", 1)[0])
-    except ValueError:
-        return None
-    # An IPv4 client on a dual-stack socket shows as ::ffff:192.0.2.7; match it against IPv4 blocks.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+def _address(peer: str) -> Address | None:
+    # An IPv4 client on a dual-stack socket shows as ::ffff:192.0.2.7; it is matched against IPv4 blocks.
+    return parse_address(peer.split("%", 1)[0])
 
 
 def allows(networks: Iterable[str], peer: str | None) -> bool:

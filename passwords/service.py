@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import argon2
 from django.conf import settings
@@ -483,6 +483,15 @@ def _reminders_passed(expires_at: datetime | None, *, now: datetime) -> int | No
         return None
     passed = [days for days in policy.REMINDER_DAYS if expires_at - now <= timedelta(days=days)]
     return min(passed) if passed else None
+
+
+class LimitArguments(TypedDict):
+    """An app-password's limits as user_create_app_password and user_update_app_password take
+    them, for callers that read all three from one form or request."""
+
+    expires: str | None
+    allowed_networks: list[str] | None
+    scope: str | None
 
 
 def user_create_app_password(

@@ -165,9 +165,7 @@ def app_password_new(request: HttpRequest) -> HttpResponse:
                 actor=_actor(request),
                 mailbox=form.cleaned_data["mailbox"],
                 label=form.cleaned_data["label"],
-                expires=form.expiry(),
-                allowed_networks=form.networks(),
-                scope=form.cleaned_data["scope"] or None,
+                **form.limits(),
             )
         except service.Invalid as error:
             form.add_service_errors(error)
@@ -194,9 +192,7 @@ def app_password_limits(request: HttpRequest, pk: int) -> HttpResponse:
             service.user_update_app_password(
                 actor=_actor(request),
                 app_password=row,
-                expires=form.expiry(),
-                allowed_networks=form.networks(),
-                scope=form.cleaned_data["scope"] or None,
+                **form.limits(),
             )
         except service.Invalid as error:
             form.add_service_errors(error)

@@ -7,12 +7,15 @@ start, so the zone restarts it on the same port. Tests then see what a customer'
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +95,23 @@ class Zone:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+
+def served_zone(tmp_path_factory: pytest.TempPathFactory, *records: str) -> Iterator[Zone]:
+    """For a module-scoped fixture: a Zone serving `records` until the module's tests are done."""
+    zone = Zone(tmp_path_factory.mktemp("dns"))
+    zone.publish(*records)
+    yield zone
+    zone.stop()
+
+
+def resolve_through(settings: Any, port: int) -> None:
+    """Point the app's DNS checks (pytest-django's `settings`) at the test server on `port`, with
+    MailKite's inbound host as INBOUND and a one-second timeout."""
+    settings.MAILKITE = dataclasses.replace(
+        settings.MAILKITE,
+        mx_inbound_host=INBOUND,
+        dns_nameserver="127.0.0.1",
+        dns_port=port,
+        dns_timeout=1.0,
+    )

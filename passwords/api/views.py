@@ -64,6 +64,15 @@ def _refused(error: service.NotAllowed) -> ProblemException:
     return ProblemException(error.code, error.reason, **members)
 
 
+def _limits(data: dict[str, Any]) -> service.LimitArguments:
+    """An app-password's limits from validated request data, as the service's keyword arguments."""
+    return {
+        "expires": data.get("expires"),
+        "allowed_networks": data.get("allowed_networks"),
+        "scope": data.get("scope"),
+    }
+
+
 def _invalid(error: service.Invalid) -> serializers.ValidationError:
     return serializers.ValidationError({field: [message] for field, message in error.errors.items()})
 
@@ -156,9 +165,7 @@ class AppPasswordViewSet(
                 actor=actor,
                 mailbox=mailbox,
                 label=data["label"],
-                expires=data.get("expires"),
-                allowed_networks=data.get("allowed_networks"),
-                scope=data.get("scope"),
+                **_limits(data),
             )
         except service.Invalid as error:
             raise _invalid(error) from None
@@ -176,9 +183,7 @@ class AppPasswordViewSet(
             row = service.user_update_app_password(
                 actor=_actor(request, data.get("account_password")),
                 app_password=row,
-                expires=data.get("expires"),
-                allowed_networks=data.get("allowed_networks"),
-                scope=data.get("scope"),
+                **_limits(data),
             )
         except service.Invalid as error:
             raise _invalid(error) from None

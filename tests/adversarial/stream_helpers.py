@@ -6,16 +6,10 @@ from __future__ import annotations
 import socket
 import ssl
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from tests.conftest import Certs
 from tests.imapd.wire import Wire
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -102,29 +96,3 @@ def reset_peak_memory(pid: int) -> None:
     """Start VmHWM over from the current RSS (Linux: "5" to /proc/PID/clear_refs)."""
     with open(f"/proc/{pid}/clear_refs", "w") as clear:
         clear.write("5")
-
-
-def start_imapd(certs: Certs, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
-    """`manage.py imapd` as a real process on a free port; (process, port)."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "imapd",
-            "--port",
-            "0",
-            "--cert",
-            str(certs.cert),
-            "--key",
-            str(certs.key),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on" in line, line
-    return process, int(line.split(":")[-1].split()[0])

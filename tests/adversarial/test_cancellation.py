@@ -10,12 +10,13 @@ checked on both databases with a long recursive query.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,8 @@ from tests.adversarial.search_helpers import (  # noqa: F401  (fixtures)
 )
 from tests.conftest import Account, RunningServer, child_environment, make_account
 from tests.imapd.wire import Wire
+from tests.processes import start_imapd
 
-ROOT = Path(__file__).resolve().parents[2]
 LOCKED = "mail_messagetext"  # what a text SEARCH reads; SELECT, NOOP and FETCH FLAGS do not
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="pg_stat_activity and table locks are PostgreSQL's"
@@ -119,16 +120,24 @@ def test_one_mailbox_holds_at_most_half_the_database_threads(transactional_db, s
         loop.close()
 
 
-@postgresql_only
-def test_a_client_that_leaves_mid_search_leaves_no_query_running(
-    imap_server: RunningServer, wire: Wire, deliver  # noqa: F811
-):
+@contextlib.contextmanager
+def searching_behind_a_lock(imap_server: RunningServer, wire: Wire, deliver) -> Iterator[None]:  # noqa: F811
+    """For the body of the `with`: `wire`'s SEARCH of its INBOX waits on a lock this test holds
+    (with a minute's budget, so only the test ends it)."""
     deliver(From="someone@example.com")
     wire.ok("s1 SELECT INBOX")
     imap_server.pools.budget = 60.0
     with table_lock(LOCKED):
         wire.send('x1 UID SEARCH FROM "someone"')
         wait_until(lambda: server_queries(LOCKED), 10, "the SEARCH to wait for the lock")
+        yield
+
+
+@postgresql_only
+def test_a_client_that_leaves_mid_search_leaves_no_query_running(
+    imap_server: RunningServer, wire: Wire, deliver  # noqa: F811
+):
+    with searching_behind_a_lock(imap_server, wire, deliver):
         wire.client.shutdown()  # the client gives up
         wait_until(lambda: not server_queries(LOCKED), 5, "the SEARCH to be cancelled")
         assert server_queries(LOCKED) == []
@@ -141,12 +150,7 @@ def test_a_revoked_password_cancels_the_running_search(
     from passwords import service
     from passwords.models import AppPassword
 
-    deliver(From="someone@example.com")
-    wire.ok("s1 SELECT INBOX")
-    imap_server.pools.budget = 60.0
-    with table_lock(LOCKED):
-        wire.send('x1 UID SEARCH FROM "someone"')
-        wait_until(lambda: server_queries(LOCKED), 10, "the SEARCH to wait for the lock")
+    with searching_behind_a_lock(imap_server, wire, deliver):
         service.revoke_app_password(app_password=AppPassword.objects.get(mailbox=account.mailbox))
         assert wire.response().startswith(b"* BYE ")
         wait_until(lambda: not server_queries(LOCKED), 5, "the SEARCH to be cancelled")
@@ -191,20 +195,10 @@ def test_one_users_stuck_searches_do_not_stall_another_user(
 def imapd_process(transactional_db: None, tmp_path: Path, certs):
     # The default budget (5 s) would end the stuck SEARCH by itself; a minute leaves it to SIGTERM.
     env = child_environment(IMAP_COMMAND_BUDGET_MS="60000")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "imapd", "--port", "0", "--cert", str(certs.cert), "--key", str(certs.key)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process, port = start_imapd(certs, env, stdin=subprocess.DEVNULL)
     assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on" in line, line
     threading.Thread(target=process.stdout.read, daemon=True).start()  # never a full pipe
-    yield process, int(line.split(":")[-1].split()[0])
+    yield process, port
     if process.poll() is None:
         process.kill()
         process.wait(10)

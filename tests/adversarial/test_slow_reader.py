@@ -10,8 +10,9 @@ import time
 import pytest
 
 from mailkite.mail import ingest
-from tests.adversarial.stream_helpers import RawClient, memory_kib, reset_peak_memory, start_imapd
+from tests.adversarial.stream_helpers import RawClient, memory_kib, reset_peak_memory
 from tests.conftest import child_environment
+from tests.processes import start_imapd
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,13 +6,12 @@ import imaplib
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import start_imapd
 
 
 @pytest.fixture
@@ -24,28 +23,7 @@ def imapd_process(tmp_path: Path, certs) -> Iterator[tuple[subprocess.Popen[str]
         # A database that cannot be opened: every store call fails as in an outage.
         DATABASE_URL=f"sqlite:///{tmp_path}/missing-dir/db.sqlite3",
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "imapd",
-            "--port",
-            "0",
-            "--cert",
-            str(certs.cert),
-            "--key",
-            str(certs.key),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on" in line, line
-    port = int(line.split(":")[-1].split()[0])
+    process, port = start_imapd(certs, env)
     yield process, port
     if process.poll() is None:
         process.kill()

@@ -22,7 +22,7 @@ from django.core.management import call_command
 from mailkite.mail import domains, encryption, ingest, mime, mx
 from mailkite.mail.models import Domain, Expunged, Message
 from tests.conftest import make_account
-from tests.dnszone import INBOUND, Zone, free_port
+from tests.dnszone import INBOUND, free_port, resolve_through, served_zone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGE = (
@@ -35,21 +35,13 @@ MESSAGE = (
 @pytest.fixture(scope="module")
 def dns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """dnsmasq on a free loopback port, authoritative for *.example with a zone of test cases."""
-    zone = Zone(tmp_path_factory.mktemp("dns"))
-    zone.publish()
-    yield zone.port
-    zone.stop()
+    for zone in served_zone(tmp_path_factory):
+        yield zone.port
 
 
 @pytest.fixture
 def dns_settings(settings, dns_server: int):
-    settings.MAILKITE = dataclasses.replace(
-        settings.MAILKITE,
-        mx_inbound_host=INBOUND,
-        dns_nameserver="127.0.0.1",
-        dns_port=dns_server,
-        dns_timeout=1.0,
-    )
+    resolve_through(settings, dns_server)
     return settings
 
 

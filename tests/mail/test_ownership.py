@@ -20,7 +20,7 @@ from django.utils import timezone
 from mailkite.mail import domains, ingest, ownership, services
 from mailkite.mail.models import Domain
 from tests.conftest import make_account
-from tests.dnszone import INBOUND, Zone, free_port, mx_record, txt_record
+from tests.dnszone import Zone, free_port, mx_record, resolve_through, served_zone, txt_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NAME = "contested.example"
@@ -28,22 +28,13 @@ NAME = "contested.example"
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zone]:
-    served = Zone(tmp_path_factory.mktemp("dns"))
-    served.publish(mx_record(NAME))
-    yield served
-    served.stop()
+    yield from served_zone(tmp_path_factory, mx_record(NAME))
 
 
 @pytest.fixture
 def dns(settings, zone: Zone) -> Zone:
     zone.publish(mx_record(NAME))
-    settings.MAILKITE = dataclasses.replace(
-        settings.MAILKITE,
-        mx_inbound_host=INBOUND,
-        dns_nameserver="127.0.0.1",
-        dns_port=zone.port,
-        dns_timeout=1.0,
-    )
+    resolve_through(settings, zone.port)
     return zone
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
@@ -45,6 +46,22 @@ def make_person(username: str, domain: str, *, verified: bool = True, retention:
     )
     mailbox = mail_services.create_mailbox(domain=dom, local_part=username)
     return Person(user=user, domain=dom, mailbox=mailbox)
+
+
+def make_browser_person(username: str, domain: str) -> Person:
+    """make_person for the browser tests: daphne runs the real settings, whose hashers do not
+    include the tests' fast MD5 one, so PASSWORD is stored as a (cheap) PBKDF2 hash."""
+    person = make_person(username, domain)
+    person.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "browser-test", iterations=1000)
+    person.user.save(update_fields=["password"])
+    return person
+
+
+def sign_in(page: Any, username: str) -> None:
+    """Fill in and send the sign-in form the (Playwright) page shows, with PASSWORD."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.fixture(autouse=True)

@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.conftest import Certs, RunningServer, child_environment
-from tests.web.conftest import PASSWORD, make_person
+from tests.web.conftest import PASSWORD, make_browser_person, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,11 +111,8 @@ def test_create_copy_use_watch_and_revoke(
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect, sync_playwright
 
-    person = make_person("dana", "dana.example")
+    person = make_browser_person("dana", "dana.example")
     address = person.address
-    # daphne runs the real settings, whose hashers do not include the tests' fast MD5 one.
-    person.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "browser-test", iterations=1000)
-    person.user.save(update_fields=["password"])
     SHOTS.mkdir(parents=True, exist_ok=True)
     # Playwright's sync API keeps an event loop in this thread; Django would refuse ORM calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -225,9 +221,7 @@ def test_scope_picker_without_csp_violations_or_console_errors(
     _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    person = make_person("erin", "erin.example")
-    person.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "browser-test", iterations=1000)
-    person.user.save(update_fields=["password"])
+    make_browser_person("erin", "erin.example")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     problems: list[str] = []
 
@@ -253,9 +247,7 @@ def test_scope_picker_without_csp_violations_or_console_errors(
         )
 
         page.goto(f"{web}/accounts/login/")
-        page.get_by_label("Username").fill("erin")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "erin")
         expect(page.get_by_role("heading", name="Settings → IMAP")).to_be_visible()
 
         page.get_by_role("link", name="API keys").click()

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from mailkite.mail.models import Domain
-from tests.web.conftest import PASSWORD, make_person
+from tests.web.conftest import make_browser_person, sign_in
 from tests.web.test_browser import (  # noqa: F401  (web is a fixture)
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -29,10 +28,7 @@ def test_domains_page_shows_the_txt_record_and_copies_it(web: str, monkeypatch: 
     _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    person = make_person("erin", "erin.example")
-    # daphne runs the real settings, whose hashers do not include the tests' fast MD5 one.
-    person.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "browser-test", iterations=1000)
-    person.user.save(update_fields=["password"])
+    make_browser_person("erin", "erin.example")
     SHOTS.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop lives in this thread
 
@@ -43,9 +39,7 @@ def test_domains_page_shows_the_txt_record_and_copies_it(web: str, monkeypatch: 
         )
         page = context.new_page()
         page.goto(f"{web}/settings/domains/")
-        page.get_by_label("Username").fill("erin")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "erin")
         expect(page.get_by_role("heading", name="Settings → Domains")).to_be_visible()
 
         page.get_by_label("Domain").fill("Shop.Example")

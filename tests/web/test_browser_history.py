@@ -8,12 +8,11 @@ import imaplib
 from typing import Any
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from passwords import alerts, service
 from tests.adversarial.login_helpers import forged_password
 from tests.conftest import Certs, RunningServer
-from tests.web.conftest import PASSWORD, dashboard_actor, make_person
+from tests.web.conftest import dashboard_actor, make_browser_person, sign_in
 from tests.web.test_browser import (  # noqa: F401  (web is a fixture)
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -34,9 +33,7 @@ def test_history_shows_a_real_login(
     _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    person = make_person("gwen", "gwen.example")
-    person.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "browser-test", iterations=1000)
-    person.user.save(update_fields=["password"])
+    person = make_browser_person("gwen", "gwen.example")
     row, secret = service.user_create_app_password(
         actor=dashboard_actor(person), mailbox=person.mailbox, label="Phone"
     )
@@ -55,9 +52,7 @@ def test_history_shows_a_real_login(
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
         page.goto(f"{web}/settings/imap/")
-        page.get_by_label("Username").fill("gwen")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "gwen")
         expect(page.get_by_role("heading", name="Settings → IMAP")).to_be_visible()
 
         page.get_by_role("link", name="Login history of Phone").click()

@@ -8,11 +8,10 @@ import imaplib
 from typing import Any
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.adversarial.login_helpers import SourceIMAP
 from tests.conftest import Certs, RunningServer
-from tests.web.conftest import PASSWORD, make_person
+from tests.web.conftest import PASSWORD, make_browser_person, sign_in
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium, web  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,18 +26,14 @@ def test_create_a_scoped_expiring_network_limited_password(
     _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    person = make_person("erin", "erin.example")
-    person.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "browser-test", iterations=1000)
-    person.user.save(update_fields=["password"])
+    person = make_browser_person("erin", "erin.example")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
         page.goto(f"{web}/settings/imap/")
-        page.get_by_label("Username").fill("erin")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "erin")
 
         page.get_by_role("link", name="New app-password").click()
         page.get_by_label("Label").fill("Backup agent")

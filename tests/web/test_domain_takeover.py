@@ -7,16 +7,14 @@ domain whose MX already points at MailKite; only the account whose TXT token is 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from passwords import scopes, service
-from tests.dnszone import INBOUND, Zone, mx_record, txt_record
+from tests.dnszone import Zone, mx_record, resolve_through, served_zone, txt_record
 
 pytestmark = pytest.mark.django_db
 VICTIM = "victim-corp.example"
@@ -24,22 +22,13 @@ VICTIM = "victim-corp.example"
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zone]:
-    served = Zone(Path(tmp_path_factory.mktemp("dns")))
-    served.publish(mx_record(VICTIM))
-    yield served
-    served.stop()
+    yield from served_zone(tmp_path_factory, mx_record(VICTIM))
 
 
 @pytest.fixture
 def dns(settings, zone: Zone) -> Zone:
     zone.publish(mx_record(VICTIM))
-    settings.MAILKITE = dataclasses.replace(
-        settings.MAILKITE,
-        mx_inbound_host=INBOUND,
-        dns_nameserver="127.0.0.1",
-        dns_port=zone.port,
-        dns_timeout=1.0,
-    )
+    resolve_through(settings, zone.port)
     return zone
 
 
