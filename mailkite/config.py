@@ -32,6 +32,20 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     return value
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    """A TCP port: 1-65535, so a typo fails here instead of binding or advertising another port."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if not 1 <= value <= 65535:
+        raise ImproperlyConfigured(f"{name} must be between 1 and 65535, not {value}.")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -157,10 +171,6 @@ class Config:
     imap_command_budget_ms: int = 5000
     imap_db_work_mem_kib: int = 4096
 
-    @property
-    def uses_dev_certificate(self) -> bool:
-        return self.tls_cert == self.data_dir / "devcert" / "server.pem"
-
 
 def load(env: Mapping[str, str] = os.environ) -> Config:
     """Read the configuration, raising ImproperlyConfigured naming the first bad variable."""
@@ -186,9 +196,9 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         data_dir=data_dir,
         blob_dir=_path(env, "BLOB_DIR", data_dir / "blobs"),
         imap_bind_host=env.get("IMAP_BIND_HOST", "127.0.0.1"),
-        imap_bind_port=_int(env, "IMAP_BIND_PORT", 9993, minimum=1),
+        imap_bind_port=_port(env, "IMAP_BIND_PORT", 9993),
         imap_public_host=env.get("IMAP_PUBLIC_HOST", "localhost"),
-        imap_public_port=_int(env, "IMAP_PUBLIC_PORT", 9993, minimum=1),
+        imap_public_port=_port(env, "IMAP_PUBLIC_PORT", 9993),
         tls_cert=_path(env, "TLS_CERT", data_dir / "devcert" / "server.pem"),
         tls_key=_path(env, "TLS_KEY", data_dir / "devcert" / "server.key"),
         # OWASP's argon2id floor: t=2, m=19 MiB, p=1 (about 20 ms here). The secret is random,
@@ -203,12 +213,12 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         mx_inbound_host=env.get("MX_INBOUND_HOST", "mx.mailkite.dev").rstrip(".").lower(),
         # Where MX verification asks; unset uses the system's resolver (/etc/resolv.conf).
         dns_nameserver=env.get("DNS_NAMESERVER") or None,
-        dns_port=_int(env, "DNS_PORT", 53, minimum=1),
+        dns_port=_port(env, "DNS_PORT", 53),
         dns_timeout=float(_int(env, "DNS_TIMEOUT_SECONDS", 5, minimum=1)),
         email_host=env.get("EMAIL_HOST") or None,
         default_from_email=env.get("DEFAULT_FROM_EMAIL", "MailKite <noreply@mailkite.dev>"),
         smtp_submission_host=env.get("SMTP_SUBMISSION_HOST", "").strip(),
-        smtp_submission_port=_int(env, "SMTP_SUBMISSION_PORT", 465, minimum=1),
+        smtp_submission_port=_port(env, "SMTP_SUBMISSION_PORT", 465),
         provider_name=env.get("PROVIDER_NAME", "").strip() or "MailKite",
         provider_domain=env.get("PROVIDER_DOMAIN", "").strip().lower() or "mailkite.dev",
         reauth_minutes=_int(env, "REAUTH_MINUTES", 10, minimum=1),
@@ -245,14 +255,22 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
 
 
 def check_production(config: Config) -> None:
-    """Refuse to start without DEBUG while a secret-bearing setting keeps its development default."""
+    """Refuse to start without DEBUG while a secret-bearing setting keeps its development default.
+
+    The TLS certificate is checked where it is used (check_certificate), because imapd's --cert
+    and --key flags override TLS_CERT and TLS_KEY, and settings load before flags are parsed."""
     if config.debug:
         return
     if config.secret_key == DEV_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY still has its development default; set it.")
     if config.allowed_hosts_is_default:
         raise ImproperlyConfigured("ALLOWED_HOSTS is not set; list the web app's host names.")
-    if config.uses_dev_certificate:
+
+
+def check_certificate(config: Config, cert: Path) -> None:
+    """Refuse the development certificate without DEBUG: `cert` is the one actually served."""
+    if not config.debug and cert.resolve() == (config.data_dir / "devcert" / "server.pem").resolve():
         raise ImproperlyConfigured(
-            "TLS_CERT and TLS_KEY point at the development certificate; set them to real files."
+            "TLS_CERT and TLS_KEY (or --cert and --key) point at the development certificate; "
+            "set them to real files."
         )

@@ -6,11 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from mailkite import config as _config
 
-CONFIG = _config.load()
-_config.check_production(CONFIG)
+try:
+    CONFIG = _config.load()
+    _config.check_production(CONFIG)
+except ImproperlyConfigured as _error:
+    # Every process (manage.py, daphne, celery) imports the settings first: a bad setting is its
+    # one sentence on stderr and exit status 1, not buried at the end of a 58-line traceback.
+    raise SystemExit(f"Configuration error: {_error}") from None
 CONFIG.data_dir.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
 
 BASE_DIR = _config.BASE_DIR
