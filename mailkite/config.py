@@ -170,6 +170,9 @@ class Config:
     # connections (why these numbers: imapd.limits COMMAND_BUDGET and DB_WORK_MEM_KIB).
     imap_command_budget_ms: int = 5000
     imap_db_work_mem_kib: int = 4096
+    # Where collectstatic puts the files WhiteNoise serves. Not under the data directory: the image
+    # collects them at build time, and the data directory is where runtime volumes go.
+    static_root: Path = BASE_DIR / "var" / "static"
 
 
 def load(env: Mapping[str, str] = os.environ) -> Config:
@@ -251,6 +254,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         secret_scanning_rate_limit=_rate(env, "SECRET_SCANNING_RATE_LIMIT", "60/minute"),
         imap_command_budget_ms=_int(env, "IMAP_COMMAND_BUDGET_MS", 5000, minimum=100),
         imap_db_work_mem_kib=_int(env, "IMAP_DB_WORK_MEM_KIB", 4096, minimum=64),
+        static_root=_path(env, "STATIC_ROOT", BASE_DIR / "var" / "static"),
     )
 
 

@@ -118,7 +118,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = CONFIG.data_dir / "static"
+STATIC_ROOT = CONFIG.static_root
 
 if CONFIG.redis_url:
     CHANNEL_LAYERS = {

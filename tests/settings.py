@@ -4,6 +4,7 @@ import os
 import tempfile
 
 os.environ.setdefault("MAILKITE_DATA_DIR", tempfile.mkdtemp(prefix="mailkite-test-"))
+os.environ.setdefault("STATIC_ROOT", os.path.join(os.environ["MAILKITE_DATA_DIR"], "static"))
 
 from mailkite.settings import *  # noqa: F403
 
