@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -88,6 +89,29 @@ def _scanning_keys(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], 
         return scanning_keys.read_setting(env.get(name) or "")
     except scanning_keys.BadKeys as error:
         raise ImproperlyConfigured(f"{name} {error}.") from None
+
+
+def _check_database_url(url: str) -> None:
+    """A URL Django cannot parse fails here in words; the message never repeats the URL (its password)."""
+    import dj_database_url
+
+    try:
+        urlsplit(url).port  # noqa: B018 (parsing the port is the check: "port" or 99999 raise)
+        dj_database_url.parse(url)
+    except ValueError as error:
+        detail = (
+            "its port must be between 1 and 65535"
+            if "out of range" in str(error)
+            else "a port that is not a number, or a password whose special characters are not percent-encoded"
+        )
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid URL: {detail}.") from None
+
+
+def _log_level(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip().upper()
+    if raw not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ImproperlyConfigured(f"{name} must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {raw!r}.")
+    return raw
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
@@ -183,6 +207,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         raise ImproperlyConfigured(
             f"DATABASE_URL must start with postgresql:// or sqlite://, not {database_url.split(':', 1)[0]!r}."
         )
+    if database_url:
+        _check_database_url(database_url)
     redis_url = env.get("REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
@@ -211,7 +237,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1, minimum=1),
         login_workers=_int(env, "IMAP_LOGIN_WORKERS", cpu, minimum=1),
         login_queue=_int(env, "IMAP_LOGIN_QUEUE", 256, minimum=1),
-        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_level=_log_level(env, "LOG_LEVEL", "INFO"),
         # The host customers' MX records must name for inbound mail (and so for IMAP).
         mx_inbound_host=env.get("MX_INBOUND_HOST", "mx.mailkite.dev").rstrip(".").lower(),
         # Where MX verification asks; unset uses the system's resolver (/etc/resolv.conf).

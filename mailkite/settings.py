@@ -17,7 +17,12 @@ except ImproperlyConfigured as _error:
     # Every process (manage.py, daphne, celery) imports the settings first: a bad setting is its
     # one sentence on stderr and exit status 1, not buried at the end of a 58-line traceback.
     raise SystemExit(f"Configuration error: {_error}") from None
-CONFIG.data_dir.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
+try:
+    CONFIG.data_dir.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
+except OSError as _error:
+    raise SystemExit(
+        f"Configuration error: MAILKITE_DATA_DIR {CONFIG.data_dir} cannot be created ({_error.strerror})."
+    ) from None
 
 BASE_DIR = _config.BASE_DIR
 DEBUG = CONFIG.debug

@@ -35,6 +35,12 @@ def test_defaults_need_no_environment():
         ({"IMAP_PUBLIC_PORT": "0"}, "IMAP_PUBLIC_PORT must be between 1 and 65535, not 0."),
         ({"SMTP_SUBMISSION_PORT": "70000"}, "SMTP_SUBMISSION_PORT must be between 1 and 65535"),
         ({"DNS_PORT": "-53"}, "DNS_PORT must be between 1 and 65535, not -53."),
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+        ({"DATABASE_URL": "postgresql://u@db:99999/m"}, "DATABASE_URL is not a valid URL: its port must be"),
+        (
+            {"DATABASE_URL": "postgresql://u:se/cret@db:5432/m"},
+            "DATABASE_URL is not a valid URL: a port that",
+        ),
     ],
     ids=[
         "database-url",
@@ -46,6 +52,9 @@ def test_defaults_need_no_environment():
         "public-port-range",
         "submission-port-range",
         "dns-port-range",
+        "log-level",
+        "database-port",
+        "database-password-unquoted",
     ],
 )
 def test_bad_values_name_the_variable(env, message):
@@ -81,15 +90,30 @@ def test_production_refuses_the_development_certificate_only_where_it_is_served(
     config.check_certificate(config.load({"MAILKITE_DATA_DIR": str(tmp_path)}), loaded.tls_cert)  # DEBUG
 
 
-def test_a_bad_setting_stops_every_command_with_one_sentence(tmp_path):
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        ("IMAP_BIND_PORT", "99999", "IMAP_BIND_PORT must be between 1 and 65535, not 99999."),
+        ("MAILKITE_DATA_DIR", "/proc/mailkite", "MAILKITE_DATA_DIR /proc/mailkite cannot be created"),
+    ],
+    ids=["port", "data-dir"],
+)
+def test_a_bad_setting_stops_every_command_with_one_sentence(tmp_path, variable, value, sentence):
     """Not Django's traceback with the sentence at its end: the sentence alone, exit status 1."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="mailkite.settings", MAILKITE_DATA_DIR=str(tmp_path))
-    env["IMAP_BIND_PORT"] = "99999"
+    env[variable] = value
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1
-    assert result.stderr == "Configuration error: IMAP_BIND_PORT must be between 1 and 65535, not 99999.\n"
+    assert result.stderr.startswith(f"Configuration error: {sentence}")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_a_bad_database_url_is_never_repeated():
+    with pytest.raises(ImproperlyConfigured) as failure:
+        config.load({"DATABASE_URL": "postgresql://u:se/cret@db:5432/m"})
+    assert "cret" not in str(failure.value) and "db:5432" not in str(failure.value)
 
 
 def test_production_with_everything_set_starts(tmp_path):
