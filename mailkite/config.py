@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -33,6 +34,7 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    """A TCP port: 1-65535, so a typo fails here instead of binding or advertising another port."""
     value = _int(env, name, default)
     if not 1 <= value <= 65535:
         raise ImproperlyConfigured(f"{name} must be between 1 and 65535, not {value}.")
@@ -81,6 +83,29 @@ def _scanning_keys(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], 
         return scanning_keys.read_setting(env.get(name) or "")
     except scanning_keys.BadKeys as error:
         raise ImproperlyConfigured(f"{name} {error}.") from None
+
+
+def _check_database_url(url: str) -> None:
+    """A URL Django cannot parse fails here in words; the message never repeats the URL (its password)."""
+    import dj_database_url
+
+    try:
+        urlsplit(url).port  # noqa: B018 (parsing the port is the check: "port" or 99999 raise)
+        dj_database_url.parse(url)
+    except ValueError as error:
+        detail = (
+            "its port must be between 1 and 65535"
+            if "out of range" in str(error)
+            else "a port that is not a number, or a password whose special characters are not percent-encoded"
+        )
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid URL: {detail}.") from None
+
+
+def _log_level(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip().upper()
+    if raw not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ImproperlyConfigured(f"{name} must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {raw!r}.")
+    return raw
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
@@ -177,9 +202,9 @@ class Config:
     lmtp_bind_port: int = 2424
     lmtp_max_message_bytes: int = 50 * 1024 * 1024
 
-    @property
-    def uses_dev_certificate(self) -> bool:
-        return self.tls_cert == self.data_dir / "devcert" / "server.pem"
+    # Where collectstatic puts the files WhiteNoise serves. Not under the data directory: the image
+    # collects them at build time, and the data directory is where runtime volumes go.
+    static_root: Path = BASE_DIR / "var" / "static"
 
 
 def load(env: Mapping[str, str] = os.environ) -> Config:
@@ -190,6 +215,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         raise ImproperlyConfigured(
             f"DATABASE_URL must start with postgresql:// or sqlite://, not {database_url.split(':', 1)[0]!r}."
         )
+    if database_url:
+        _check_database_url(database_url)
     redis_url = env.get("REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://.")
@@ -206,9 +233,9 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         data_dir=data_dir,
         blob_dir=_path(env, "BLOB_DIR", data_dir / "blobs"),
         imap_bind_host=env.get("IMAP_BIND_HOST", "127.0.0.1"),
-        imap_bind_port=_int(env, "IMAP_BIND_PORT", 9993, minimum=1),
+        imap_bind_port=_port(env, "IMAP_BIND_PORT", 9993),
         imap_public_host=env.get("IMAP_PUBLIC_HOST", "localhost"),
-        imap_public_port=_int(env, "IMAP_PUBLIC_PORT", 9993, minimum=1),
+        imap_public_port=_port(env, "IMAP_PUBLIC_PORT", 9993),
         tls_cert=_path(env, "TLS_CERT", data_dir / "devcert" / "server.pem"),
         tls_key=_path(env, "TLS_KEY", data_dir / "devcert" / "server.key"),
         # OWASP's argon2id floor: t=2, m=19 MiB, p=1 (about 20 ms here). The secret is random,
@@ -218,17 +245,17 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1, minimum=1),
         login_workers=_int(env, "IMAP_LOGIN_WORKERS", cpu, minimum=1),
         login_queue=_int(env, "IMAP_LOGIN_QUEUE", 256, minimum=1),
-        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_level=_log_level(env, "LOG_LEVEL", "INFO"),
         # The host customers' MX records must name for inbound mail (and so for IMAP).
         mx_inbound_host=env.get("MX_INBOUND_HOST", "mx.mailkite.dev").rstrip(".").lower(),
         # Where MX verification asks; unset uses the system's resolver (/etc/resolv.conf).
         dns_nameserver=env.get("DNS_NAMESERVER") or None,
-        dns_port=_int(env, "DNS_PORT", 53, minimum=1),
+        dns_port=_port(env, "DNS_PORT", 53),
         dns_timeout=float(_int(env, "DNS_TIMEOUT_SECONDS", 5, minimum=1)),
         email_host=env.get("EMAIL_HOST") or None,
         default_from_email=env.get("DEFAULT_FROM_EMAIL", "MailKite <noreply@mailkite.dev>"),
         smtp_submission_host=env.get("SMTP_SUBMISSION_HOST", "").strip(),
-        smtp_submission_port=_int(env, "SMTP_SUBMISSION_PORT", 465, minimum=1),
+        smtp_submission_port=_port(env, "SMTP_SUBMISSION_PORT", 465),
         provider_name=env.get("PROVIDER_NAME", "").strip() or "MailKite",
         provider_domain=env.get("PROVIDER_DOMAIN", "").strip().lower() or "mailkite.dev",
         reauth_minutes=_int(env, "REAUTH_MINUTES", 10, minimum=1),
@@ -271,6 +298,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         # Postfix's own message_size_limit defaults to 10 MB; 50 MiB leaves room for attachments
         # grown by base64 and for an MTA configured more generously.
         lmtp_max_message_bytes=_int(env, "LMTP_MAX_MESSAGE_BYTES", 50 * 1024 * 1024, minimum=1024),
+        static_root=_path(env, "STATIC_ROOT", BASE_DIR / "var" / "static"),
     )
 
 
@@ -293,14 +321,22 @@ def _proxy_trusted(env: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def check_production(config: Config) -> None:
-    """Refuse to start without DEBUG while a secret-bearing setting keeps its development default."""
+    """Refuse to start without DEBUG while a secret-bearing setting keeps its development default.
+
+    The TLS certificate is checked where it is used (check_certificate), because imapd's --cert
+    and --key flags override TLS_CERT and TLS_KEY, and settings load before flags are parsed."""
     if config.debug:
         return
     if config.secret_key == DEV_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY still has its development default; set it.")
     if config.allowed_hosts_is_default:
         raise ImproperlyConfigured("ALLOWED_HOSTS is not set; list the web app's host names.")
-    if config.uses_dev_certificate:
+
+
+def check_certificate(config: Config, cert: Path) -> None:
+    """Refuse the development certificate without DEBUG: `cert` is the one actually served."""
+    if not config.debug and cert.resolve() == (config.data_dir / "devcert" / "server.pem").resolve():
         raise ImproperlyConfigured(
-            "TLS_CERT and TLS_KEY point at the development certificate; set them to real files."
+            "TLS_CERT and TLS_KEY (or --cert and --key) point at the development certificate; "
+            "set them to real files."
         )

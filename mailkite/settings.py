@@ -6,12 +6,23 @@ from datetime import timedelta
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from mailkite import config as _config
 
-CONFIG = _config.load()
-_config.check_production(CONFIG)
-CONFIG.data_dir.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
+try:
+    CONFIG = _config.load()
+    _config.check_production(CONFIG)
+except ImproperlyConfigured as _error:
+    # Every process (manage.py, daphne, celery) imports the settings first: a bad setting is its
+    # one sentence on stderr and exit status 1, not buried at the end of a 58-line traceback.
+    raise SystemExit(f"Configuration error: {_error}") from None
+try:
+    CONFIG.data_dir.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
+except OSError as _error:
+    raise SystemExit(
+        f"Configuration error: MAILKITE_DATA_DIR {CONFIG.data_dir} cannot be created ({_error.strerror})."
+    ) from None
 
 BASE_DIR = _config.BASE_DIR
 DEBUG = CONFIG.debug
@@ -35,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mailkite.health.HealthCheckMiddleware",  # first: answers /healthz on any host name
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,7 +123,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = CONFIG.data_dir / "static"
+STATIC_ROOT = CONFIG.static_root
 
 if CONFIG.redis_url:
     CHANNEL_LAYERS = {

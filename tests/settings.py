@@ -1,9 +1,15 @@
 """Test settings: the real settings, with data (blobs, certificates) in a throwaway directory."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("MAILKITE_DATA_DIR", tempfile.mkdtemp(prefix="mailkite-test-"))
+if "MAILKITE_DATA_DIR" not in os.environ:  # processes the tests start inherit the parent's folder
+    os.environ["MAILKITE_DATA_DIR"] = tempfile.mkdtemp(prefix="mailkite-test-")
+    # The run that made the folder removes it (blobs, certificates, the SQLite test database).
+    atexit.register(shutil.rmtree, os.environ["MAILKITE_DATA_DIR"], ignore_errors=True)
+os.environ.setdefault("STATIC_ROOT", os.path.join(os.environ["MAILKITE_DATA_DIR"], "static"))
 
 from mailkite.settings import *  # noqa: F403
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from mailkite import config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_defaults_need_no_environment():
@@ -24,8 +31,31 @@ def test_defaults_need_no_environment():
         ({"IMAP_BIND_PORT": "nine"}, "IMAP_BIND_PORT must be a whole number, not 'nine'."),
         ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be at least 1, not 0."),
         ({"DEBUG": "maybe"}, "DEBUG must be true or false, not 'maybe'."),
+        ({"IMAP_BIND_PORT": "99999"}, "IMAP_BIND_PORT must be between 1 and 65535, not 99999."),
+        ({"IMAP_PUBLIC_PORT": "0"}, "IMAP_PUBLIC_PORT must be between 1 and 65535, not 0."),
+        ({"SMTP_SUBMISSION_PORT": "70000"}, "SMTP_SUBMISSION_PORT must be between 1 and 65535"),
+        ({"DNS_PORT": "-53"}, "DNS_PORT must be between 1 and 65535, not -53."),
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+        ({"DATABASE_URL": "postgresql://u@db:99999/m"}, "DATABASE_URL is not a valid URL: its port must be"),
+        (
+            {"DATABASE_URL": "postgresql://u:se/cret@db:5432/m"},
+            "DATABASE_URL is not a valid URL: a port that",
+        ),
     ],
-    ids=["database-url", "redis-url", "port", "pool-size", "debug"],
+    ids=[
+        "database-url",
+        "redis-url",
+        "port",
+        "pool-size",
+        "debug",
+        "bind-port-range",
+        "public-port-range",
+        "submission-port-range",
+        "dns-port-range",
+        "log-level",
+        "database-port",
+        "database-password-unquoted",
+    ],
 )
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ImproperlyConfigured, match=message.replace("(", r"\(").replace(".", r"\.")):
@@ -37,13 +67,53 @@ def test_bad_values_name_the_variable(env, message):
     [
         ({"DEBUG": "false"}, "SECRET_KEY"),
         ({"DEBUG": "false", "SECRET_KEY": "s"}, "ALLOWED_HOSTS"),
-        ({"DEBUG": "false", "SECRET_KEY": "s", "ALLOWED_HOSTS": "mail.example.com"}, "TLS_CERT"),
     ],
-    ids=["secret-key", "allowed-hosts", "certificate"],
+    ids=["secret-key", "allowed-hosts"],
 )
 def test_production_refuses_development_defaults(env, variable):
     with pytest.raises(ImproperlyConfigured, match=variable):
         config.check_production(config.load(env))
+
+
+def test_production_refuses_the_development_certificate_only_where_it_is_served(tmp_path):
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": "s",
+        "ALLOWED_HOSTS": "mail.example.com",
+        "MAILKITE_DATA_DIR": str(tmp_path),
+    }
+    loaded = config.load(env)
+    config.check_production(loaded)  # the web app and celery serve no certificate
+    with pytest.raises(ImproperlyConfigured, match=r"TLS_CERT and TLS_KEY .* development certificate"):
+        config.check_certificate(loaded, loaded.tls_cert)
+    config.check_certificate(loaded, tmp_path / "real" / "fullchain.pem")  # imapd --cert
+    config.check_certificate(config.load({"MAILKITE_DATA_DIR": str(tmp_path)}), loaded.tls_cert)  # DEBUG
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        ("IMAP_BIND_PORT", "99999", "IMAP_BIND_PORT must be between 1 and 65535, not 99999."),
+        ("MAILKITE_DATA_DIR", "/proc/mailkite", "MAILKITE_DATA_DIR /proc/mailkite cannot be created"),
+    ],
+    ids=["port", "data-dir"],
+)
+def test_a_bad_setting_stops_every_command_with_one_sentence(tmp_path, variable, value, sentence):
+    """Not Django's traceback with the sentence at its end: the sentence alone, exit status 1."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="mailkite.settings", MAILKITE_DATA_DIR=str(tmp_path))
+    env[variable] = value
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Configuration error: {sentence}")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_a_bad_database_url_is_never_repeated():
+    with pytest.raises(ImproperlyConfigured) as failure:
+        config.load({"DATABASE_URL": "postgresql://u:se/cret@db:5432/m"})
+    assert "cret" not in str(failure.value) and "db:5432" not in str(failure.value)
 
 
 def test_production_with_everything_set_starts(tmp_path):

@@ -6,12 +6,13 @@ import imaplib
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.processes import start_imapd
+from tests.processes import ROOT, start_imapd
 
 
 @pytest.fixture
@@ -55,3 +56,50 @@ def test_sigterm_says_bye_to_connected_clients_and_exits(imapd_process, certs):
     process.send_signal(signal.SIGTERM)
     assert client.readline() == b"* BYE Server restarting, please reconnect\r\n"
     assert process.wait(20) == 0
+
+
+def _imapd(args: list[str], tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+    environment = dict(
+        os.environ, DJANGO_SETTINGS_MODULE="mailkite.settings", MAILKITE_DATA_DIR=str(tmp_path)
+    )
+    environment.pop("DATABASE_URL", None)
+    environment.update(env)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "imapd", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_port_out_of_range_is_refused_in_one_sentence(tmp_path, certs):
+    process = _imapd(["--port", "99999", "--cert", str(certs.cert), "--key", str(certs.key)], tmp_path)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, out
+    assert err.strip() == "CommandError: --port must be between 1 and 65535 (or 0 for any free port)."
+
+
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "not-the-default", "ALLOWED_HOSTS": "mail.example.com"}
+
+
+def test_production_flags_beat_the_development_certificate_setting(tmp_path, certs):
+    """TLS_CERT is unset (the development certificate), but --cert and --key name real files."""
+    process = _imapd(
+        ["--port", "0", "--cert", str(certs.cert), "--key", str(certs.key)], tmp_path, **PRODUCTION
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "listening on" in line, line + process.stderr.read()  # type: ignore[union-attr]
+    finally:
+        process.kill()
+        process.communicate(timeout=20)
+
+
+def test_production_without_a_certificate_names_the_settings(tmp_path):
+    process = _imapd(["--port", "0"], tmp_path, **PRODUCTION)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, out
+    assert "point at the development certificate" in err and "Traceback" not in err

@@ -33,12 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from imapd import tls
 from imapd.dbpool import Pools
 from imapd.proxylisten import TrustedNetworks
 from imapd.server import ImapServer, ServerOptions
+from mailkite.config import check_certificate
 
 log = logging.getLogger("imapd")
 
@@ -56,7 +58,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         config = settings.MAILKITE
         parser.add_argument("--host", default=config.imap_bind_host, help="address to bind (IMAP_BIND_HOST)")
-        parser.add_argument("--port", type=int, default=config.imap_bind_port, help="port (IMAP_BIND_PORT)")
+        parser.add_argument(
+            "--port", type=int, default=config.imap_bind_port, help="port (IMAP_BIND_PORT; 0: any free)"
+        )
         parser.add_argument(
             "--cert", type=Path, default=config.tls_cert, help="PEM certificate chain (TLS_CERT)"
         )
@@ -85,6 +89,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1.")
+        # 0 is for tests and tools that read the port from the "listening on" line; anything else
+        # out of range would otherwise wrap around (99999 listens on 34463).
+        if not 0 <= options["port"] <= 65535:
+            raise CommandError("--port must be between 1 and 65535 (or 0 for any free port).")
+        try:  # the certificate actually served: --cert beats TLS_CERT
+            check_certificate(settings.MAILKITE, options["cert"])
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
         if options["proxy_port"] is not None:
             if not 0 <= options["proxy_port"] <= 65535:
                 raise CommandError("--proxy-port must be between 1 and 65535.")
