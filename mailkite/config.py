@@ -35,7 +35,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     """A TCP port: 1-65535, so a typo fails here instead of binding or advertising another port."""
-    value = _int(env, name, default)
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
     if not 1 <= value <= 65535:
         raise ImproperlyConfigured(f"{name} must be between 1 and 65535, not {value}.")
     return value

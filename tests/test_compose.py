@@ -159,7 +159,8 @@ def web_service(transactional_db, tmp_path: Path) -> Iterator[tuple[str, Path, l
     probe = [sys.executable, *healthcheck[2:]]
     assert f":{deployfiles.option(command, '-p')}/healthz" in probe[-1]  # probes the port daphne binds
     probe[-1] = probe[-1].replace(f":{deployfiles.option(command, '-p')}/", f":{port}/")
-    env = child_environment(**_mapped(runtime_env(service), tmp_path), TRUST_X_FORWARDED_PROTO="true")
+    # Behind the TLS proxy, as compose runs it (the proxy's X-Forwarded-Proto is believed).
+    env = child_environment(**{**_mapped(runtime_env(service), tmp_path), "TRUST_X_FORWARDED_PROTO": "true"})
     log_path = tmp_path / "web.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, cwd=deployfiles.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
