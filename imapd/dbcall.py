@@ -84,10 +84,14 @@ class Call:
                 # pool, one round trip per new connection. Inside one they would be undone by a
                 # rollback, so they are set for that transaction only, and again next time.
                 local = connection.in_atomic_block
-                raw.execute(
-                    "SELECT set_config('statement_timeout', %s, %s), set_config('work_mem', %s, %s)",
-                    [f"{wanted[0]}ms", local, f"{wanted[1]}kB", local],
-                )
+                # On the raw connection, so outside Django's error translation: a broken
+                # connection must still surface as django.db's OperationalError, which every
+                # caller maps to "unavailable" (not as psycopg's own, a server bug to them).
+                with connection.wrap_database_errors:
+                    raw.execute(
+                        "SELECT set_config('statement_timeout', %s, %s), set_config('work_mem', %s, %s)",
+                        [f"{wanted[0]}ms", local, f"{wanted[1]}kB", local],
+                    )
                 if not local:
                     _configured[raw] = wanted
         elif connection.vendor == "sqlite":
