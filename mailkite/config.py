@@ -20,14 +20,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+def _whole(env: Mapping[str, str], name: str) -> int | None:
+    """The variable as a whole number, or None when unset or empty."""
     raw = env.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    value = _whole(env, name)
+    if value is None:
+        return default
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
     return value
@@ -35,13 +42,9 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     """A TCP port: 1-65535, so a typo fails here instead of binding or advertising another port."""
-    raw = env.get(name)
-    if raw is None or raw == "":
+    value = _whole(env, name)
+    if value is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
     if not 1 <= value <= 65535:
         raise ImproperlyConfigured(f"{name} must be between 1 and 65535, not {value}.")
     return value
