@@ -84,24 +84,17 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     return paths
 
 
-class RunningServer:
-    """An ImapServer on its own loop in a background thread."""
+class BackgroundLoop:
+    """An event loop in a daemon thread, for a server that blocking test clients talk to;
+    `stop()` closes the server (`self.server.close()`), the loop and the pools."""
 
-    def __init__(
-        self, certs: Certs, options: ServerOptions, redis_url: str | None = None, login_queue: int = 64
-    ) -> None:
+    server: Any
+    pools: Pools
+
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.pools = Pools(db_threads=4, login_threads=2, login_queue=login_queue)
-        self.server = ImapServer(
-            context=tls.server_context(certs.cert, certs.key),
-            pools=self.pools,
-            options=options,
-            redis_url=redis_url,
-        )
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        bound = self.call(self.server.start("127.0.0.1", 0))
-        self.host, self.port = bound[0]
 
     def call(self, coroutine):  # type: ignore[no-untyped-def]
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
@@ -111,6 +104,24 @@ class RunningServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.pools.shutdown()
+
+
+class RunningServer(BackgroundLoop):
+    """An ImapServer on its own loop in a background thread."""
+
+    def __init__(
+        self, certs: Certs, options: ServerOptions, redis_url: str | None = None, login_queue: int = 64
+    ) -> None:
+        super().__init__()
+        self.pools = Pools(db_threads=4, login_threads=2, login_queue=login_queue)
+        self.server = ImapServer(
+            context=tls.server_context(certs.cert, certs.key),
+            pools=self.pools,
+            options=options,
+            redis_url=redis_url,
+        )
+        bound = self.call(self.server.start("127.0.0.1", 0))
+        self.host, self.port = bound[0]
 
 
 class Calls(list[str]):

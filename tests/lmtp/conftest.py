@@ -7,44 +7,31 @@ only, hence the transactional database.
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from imapd.dbpool import Pools
 from mailkite.lmtp.server import LmtpServer, Options
+from tests.conftest import BackgroundLoop
 
 REPO = Path(__file__).resolve().parents[2]
 LIMIT = 64 * 1024  # the test servers' message size limit
 
 
-class RunningLmtp:
+class RunningLmtp(BackgroundLoop):
     def __init__(self, options: Options) -> None:
-        self.loop = asyncio.new_event_loop()
+        super().__init__()
         self.pools = Pools(db_threads=4, login_threads=1, login_queue=1)
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
         self.server = self.call(self._make(options))
         self.host, self.port = self.call(self.server.start("127.0.0.1", 0))[0]
 
     async def _make(self, options: Options) -> LmtpServer:
         return LmtpServer(pools=self.pools, options=options)
-
-    def call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.call(self.server.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.pools.shutdown()
 
 
 @pytest.fixture
